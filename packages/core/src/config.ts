@@ -1,0 +1,109 @@
+import { z } from "zod";
+
+export type Env = Record<string, string | undefined>;
+
+export interface ConfigProblem {
+  variable: string;
+  problem: string;
+}
+
+/** Thrown at start-up when the environment does not describe a runnable process. */
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p.variable}: ${p.problem}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** True inside a Lambda container: development defaults (challenge secrets) are refused there. */
+export function isRunningOnAws(env: Env): boolean {
+  return Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
+}
+
+/**
+ * Parses `env` with a schema whose keys are variable names. Empty strings count as unset so that
+ * `FOO=` in a shell or compose file falls back to the default instead of failing obscurely.
+ */
+export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.output<S> {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== "") input[key] = value.trim();
+  }
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? "(environment)");
+      const got = input[variable];
+      const shown = got === undefined ? "unset" : `got ${JSON.stringify(redactIfSecret(variable, got))}`;
+      return { variable, problem: `${issue.message} (${shown})` };
+    }),
+  );
+}
+
+function redactIfSecret(variable: string, value: string): string {
+  return /KEY|SECRET|PASSWORD|TOKEN/i.test(variable) ? "<redacted>" : value;
+}
+
+/** Field builders that carry the expected form in their error message. */
+export const env = {
+  integer(options: { min: number; max: number; default?: number }) {
+    const schema = z.coerce
+      .number({ error: `expected an integer from ${options.min} to ${options.max}` })
+      .int({ error: `expected an integer from ${options.min} to ${options.max}` })
+      .min(options.min, { error: `expected an integer from ${options.min} to ${options.max}` })
+      .max(options.max, { error: `expected an integer from ${options.min} to ${options.max}` });
+    return options.default === undefined ? schema : schema.default(options.default);
+  },
+  port(defaultPort: number) {
+    return env.integer({ min: 0, max: 65535, default: defaultPort });
+  },
+  string(options: { default?: string; minLength?: number; pattern?: RegExp; expected?: string } = {}) {
+    const expected = options.expected ?? `expected a string of at least ${options.minLength ?? 1} characters`;
+    let schema = z.string({ error: expected }).min(options.minLength ?? 1, { error: expected });
+    if (options.pattern) schema = schema.regex(options.pattern, { error: expected });
+    return options.default === undefined ? schema : schema.default(options.default);
+  },
+  oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue?: T[number]) {
+    const schema = z.enum(values, { error: `expected one of ${values.join(", ")}` });
+    return defaultValue === undefined ? schema : schema.default(defaultValue as never);
+  },
+  url(options: { default?: string; protocols?: string[] } = {}) {
+    const protocols = options.protocols ?? ["http", "https"];
+    const expected = `expected a URL (${protocols.map((p) => `${p}://`).join(" or ")}...)`;
+    const schema = z.string({ error: expected }).refine((value) => {
+      try {
+        return protocols.includes(new URL(value).protocol.replace(/:$/, ""));
+      } catch {
+        return false;
+      }
+    }, expected);
+    return options.default === undefined ? schema : schema.default(options.default);
+  },
+  /**
+   * A secret with a development default that is only accepted outside AWS: a deployed function
+   * must be given the real value (through an SST secret) and it must be long enough to resist
+   * brute force of HMAC tags.
+   */
+  secret(options: { devDefault: string; onAws: boolean }) {
+    if (options.onAws) {
+      return z
+        .string({ error: "expected a secret of at least 32 characters (required on AWS)" })
+        .min(32, { error: "expected a secret of at least 32 characters (required on AWS)" });
+    }
+    return z
+      .string({ error: "expected a non-empty secret" })
+      .min(1, { error: "expected a non-empty secret" })
+      .default(options.devDefault);
+  },
+  boolean(defaultValue: boolean) {
+    return z
+      .enum(["true", "false", "1", "0"], { error: "expected true or false" })
+      .default(defaultValue ? "true" : "false")
+      .transform((value) => value === "true" || value === "1");
+  },
+};
+
+export const CHALLENGE_JWT_PRIVATE_KEY = "ILIACHALLENGE";
+export const CHALLENGE_INTERNAL_JWT_PRIVATE_KEY = "ILIACHALLENGE_INTERNAL";

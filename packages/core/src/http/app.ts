@@ -1,0 +1,121 @@
+import { randomUUID } from "node:crypto";
+import { swaggerUI } from "@hono/swagger-ui";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
+import type { z } from "zod";
+import { AppError, errors, type FieldError } from "../errors";
+import { type Logger, withLogContext } from "../logger";
+import { problemResponse, toAppError } from "./problem";
+
+export interface HttpVariables {
+  requestId: string;
+  correlationId: string;
+}
+
+export type HttpEnv<Extra extends object = object> = { Variables: HttpVariables & Extra };
+
+export interface HttpAppOptions {
+  title: string;
+  version: string;
+  description?: string;
+  logger: Logger;
+  /** Largest accepted request body; larger ones get 413 before any parsing. */
+  maxBodyBytes?: number;
+}
+
+/** Accepts a caller's id only if it is a short, printable token: it ends up in every log line. */
+const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function pickId(candidate: string | undefined): string | undefined {
+  return candidate && SAFE_ID.test(candidate) ? candidate : undefined;
+}
+
+/** Turns zod issues into field errors named like the request parts they came from. */
+export function fieldErrorsOf(error: z.ZodError, target?: string): FieldError[] {
+  const prefix = target && target !== "json" ? `${target}.` : "";
+  return error.issues.flatMap((issue) => {
+    const path = issue.path.map(String).join(".");
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({
+        field: `${prefix}${path ? `${path}.` : ""}${key}`,
+        message: "is not a recognised field",
+      }));
+    }
+    return [{ field: `${prefix}${path || "body"}`, message: issue.message }];
+  });
+}
+
+/**
+ * A Hono app with the platform's HTTP conventions: request and correlation ids, access log,
+ * secure headers, body limit, problem+json errors (including validation and 404), OpenAPI 3.1 at
+ * /openapi.json and Swagger UI at /docs. Both services are built on it, so they behave alike.
+ */
+export function createHttpApp<Extra extends object = object>(options: HttpAppOptions) {
+  const { logger } = options;
+  const app = new OpenAPIHono<HttpEnv<Extra>>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const target = (result as { target?: string }).target;
+        return problemResponse(c, errors.validation(fieldErrorsOf(result.error, target)));
+      }
+    },
+  });
+
+  const context: MiddlewareHandler<HttpEnv> = async (c, next) => {
+    const requestId = pickId(c.req.header("x-request-id")) ?? randomUUID();
+    const correlationId = pickId(c.req.header("x-correlation-id")) ?? requestId;
+    c.set("requestId", requestId);
+    c.set("correlationId", correlationId);
+    c.header("X-Request-Id", requestId);
+    c.header("X-Correlation-Id", correlationId);
+    const started = performance.now();
+    await withLogContext({ requestId, correlationId }, async () => {
+      await next();
+      logger.info("request", {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        durationMs: Math.round((performance.now() - started) * 10) / 10,
+      });
+    });
+  };
+
+  // Typed against the base variables; Extra only adds keys, so the cast is sound.
+  app.use("*", context as unknown as MiddlewareHandler<HttpEnv<Extra>>);
+  app.use("*", secureHeaders());
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: options.maxBodyBytes ?? 16 * 1024,
+      onError: () => {
+        throw new AppError({
+          status: 413,
+          code: "PAYLOAD_TOO_LARGE",
+          message: "The request body is too large.",
+        });
+      },
+    }),
+  );
+
+  app.onError((error, c) => problemResponse(c, toAppError(error, logger)));
+  app.notFound((c) => problemResponse(c, errors.notFound(`No route for ${c.req.method} ${c.req.path}.`)));
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
+
+  /** Call after all routes are registered so the document lists them. */
+  const mountDocs = () => {
+    app.doc31("/openapi.json", {
+      openapi: "3.1.0",
+      info: { title: options.title, version: options.version, description: options.description },
+    });
+    app.get("/docs", swaggerUI({ url: "/openapi.json", title: options.title }));
+  };
+
+  return { app, mountDocs };
+}

@@ -1,0 +1,87 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { AppError, type FieldError } from "../errors";
+import type { Logger } from "../logger";
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+const titles: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  message: string;
+  detail: string;
+  instance?: string;
+  requestId?: string;
+  errors?: FieldError[];
+  [extension: string]: unknown;
+}
+
+/** RFC 9457 body; `code` and `message` are the stable, machine- and human-facing extensions. */
+export function problemResponse(c: Context, error: AppError): Response {
+  const requestId = c.get("requestId" as never) as string | undefined;
+  const body: ProblemBody = {
+    type: `urn:problem:${error.code.toLowerCase().replaceAll("_", "-")}`,
+    title: titles[error.status] ?? "Error",
+    status: error.status,
+    code: error.code,
+    message: error.message,
+    detail: error.message,
+    instance: c.req.path,
+    ...(requestId ? { requestId } : {}),
+    ...(error.fields ? { errors: error.fields } : {}),
+    ...error.extra,
+  };
+  return c.body(JSON.stringify(body), error.status as ContentfulStatusCode, {
+    ...error.headers,
+    "Content-Type": PROBLEM_CONTENT_TYPE,
+  });
+}
+
+/** Maps whatever a handler threw onto the contract; unknown errors are logged, never echoed. */
+export function toAppError(error: unknown, logger: Logger): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof HTTPException) {
+    if (error.status === 413) {
+      return new AppError({
+        status: 413,
+        code: "PAYLOAD_TOO_LARGE",
+        message: "The request body is too large.",
+      });
+    }
+    if (error.status === 400 && /JSON/i.test(error.message)) {
+      return new AppError({
+        status: 400,
+        code: "MALFORMED_JSON",
+        message: "The request body is not valid JSON.",
+        fields: [{ field: "body", message: "must be valid JSON" }],
+      });
+    }
+    if (error.status < 500) {
+      return new AppError({
+        status: error.status,
+        code: titles[error.status]?.toUpperCase().replaceAll(" ", "_") ?? "CLIENT_ERROR",
+        message: error.message || titles[error.status] || "Client error",
+      });
+    }
+  }
+  logger.error("unhandled error", { error });
+  return new AppError({ status: 500, code: "INTERNAL_ERROR", message: "An unexpected error occurred." });
+}

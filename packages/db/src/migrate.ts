@@ -1,0 +1,37 @@
+import { sql } from "drizzle-orm";
+import { readMigrationFiles } from "drizzle-orm/migrator";
+import { queryRows } from "./sql";
+import type { Database } from "./types";
+
+/**
+ * Applies drizzle-kit generated migrations under any driver. It uses only plain statements (no
+ * driver-specific migrator), so node-postgres, the Data API and its emulator behave the same; a
+ * transaction-scoped advisory lock makes concurrent migrators (two cold starts) wait, not race.
+ */
+export async function migrateDatabase(db: Database, migrationsFolder: string): Promise<{ applied: number }> {
+  const migrations = readMigrationFiles({ migrationsFolder });
+  await db.execute(sql`create schema if not exists drizzle`);
+  await db.execute(
+    sql`create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`,
+  );
+  let applied = 0;
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(7218734623)`);
+    const [last] = await queryRows<{ created_at: string }>(
+      tx,
+      sql`select created_at::text as created_at from drizzle.__drizzle_migrations order by created_at desc limit 1`,
+    );
+    const lastApplied = last ? Number(last.created_at) : -1;
+    for (const migration of migrations) {
+      if (migration.folderMillis <= lastApplied) continue;
+      for (const statement of migration.sql) {
+        if (statement.trim()) await tx.execute(sql.raw(statement));
+      }
+      await tx.execute(
+        sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${migration.hash}, ${String(migration.folderMillis)}::bigint)`,
+      );
+      applied += 1;
+    }
+  });
+  return { applied };
+}
