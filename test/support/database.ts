@@ -3,11 +3,23 @@ import { createDatabase, type DatabaseConfig, type DatabaseHandle, migrateDataba
 import pg from "pg";
 import { inject } from "vitest";
 
+export type DriverName = DatabaseConfig["driver"];
+
+/**
+ * The drivers every repository/integration suite runs under. Suites iterate over it with
+ * `describe.each(DRIVERS)`, so adding a driver here puts the whole suite under it.
+ */
+export const DRIVERS: DriverName[] = ["pg"];
+
 export interface TestDatabase {
   name: string;
   url: string;
   /** Opens a handle (own pool) on this database; the caller closes it. */
-  open(options?: { poolMax?: number; onStatement?: (sql: string) => void }): DatabaseHandle;
+  open(options?: {
+    driver?: DriverName;
+    poolMax?: number;
+    onStatement?: (sql: string) => void;
+  }): DatabaseHandle;
   drop(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 import { createNodePostgresDatabase } from "./drivers/node-postgres";
 import type { DatabaseConfig, DatabaseHandle, DatabaseOptions } from "./types";
 
+export * from "./config";
 export { migrateDatabase } from "./migrate";
 export * from "./sql";
 export * from "./types";
