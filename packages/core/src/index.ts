@@ -1,3 +1,4 @@
+export * from "./common-config";
 export * from "./config";
 export * from "./errors";
 export {
