@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
@@ -18,6 +18,9 @@ declare module "vitest" {
  */
 export default async function setup(project: TestProject) {
   const base = await mkdtemp(path.join(tmpdir(), "platform-test-pg-"));
+  // mkdtemp makes a 0700 directory; as root, PostgreSQL runs as the `postgres` user and must
+  // be able to reach its data directory inside it.
+  await chmod(base, 0o755);
   const server = await startEmbeddedPostgres({
     dataDir: path.join(base, "data"),
     settings: { fsync: "off", synchronous_commit: "off", full_page_writes: "off", max_connections: "400" },

@@ -1,0 +1,7 @@
+export * from "./config";
+export { createUsersLambdaHandler } from "./lambda";
+export * from "./passwords";
+export * from "./repository";
+export * from "./runtime";
+export * from "./schema";
+export * from "./service";

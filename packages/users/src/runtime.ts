@@ -1,0 +1,73 @@
+import { fileURLToPath } from "node:url";
+import {
+  createHttpApp,
+  createLogger,
+  createTokenService,
+  type Env,
+  type Logger,
+  mountHealth,
+} from "@platform/core";
+import { createDatabase, type DatabaseHandle, databaseConfigFromEnv, migrateDatabase } from "@platform/db";
+import { loadUsersConfig } from "./config";
+import { createPasswordHasher } from "./passwords";
+import { createUsersRepository } from "./repository";
+import { mountUsersRoutes } from "./routes";
+import { createUsersService, type EventPublisher } from "./service";
+
+export const usersMigrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
+
+export interface UsersRuntimeOverrides {
+  logger?: Logger;
+  database?: DatabaseHandle;
+  publisher?: EventPublisher;
+  /** Default for USERS_DATABASE_URL when the environment has none (the embedded runtime's). */
+  defaultDatabaseUrl?: string;
+}
+
+/** Everything the users API needs, wired once per process (or Lambda container). */
+export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = {}) {
+  const config = loadUsersConfig(env);
+  const logger = overrides.logger ?? createLogger({ level: config.logLevel, bindings: { service: "users" } });
+  const database =
+    overrides.database ?? createDatabase(databaseConfigFromEnv("USERS", env, overrides.defaultDatabaseUrl));
+  const tokens = createTokenService(config.jwt);
+  const service = createUsersService({
+    repository: createUsersRepository(database.db),
+    passwords: createPasswordHasher(config.bcryptCost),
+    tokens,
+    throttle: config.loginThrottle,
+    logger,
+    outboxLeaseSeconds: config.outboxLeaseSeconds,
+    ...(overrides.publisher ? { publisher: overrides.publisher } : {}),
+  });
+
+  const { app, mountDocs } = createHttpApp({
+    title: "Users API",
+    version: "1.0.0",
+    description: "Registration, login (JWT HS256) and profile.",
+    logger,
+  });
+  mountUsersRoutes(app, service, tokens);
+  mountHealth(app, { database: database.ping }, logger);
+  mountDocs();
+
+  return {
+    app,
+    config,
+    database,
+    logger,
+    close: () => (overrides.database ? Promise.resolve() : database.close()),
+  };
+}
+
+export type UsersRuntime = ReturnType<typeof createUsersRuntime>;
+
+/** Applies the users migrations (migrator Lambda, embedded runtime, tests). */
+export async function migrateUsersDatabase(env: Env): Promise<{ applied: number }> {
+  const database = createDatabase(databaseConfigFromEnv("USERS", env));
+  try {
+    return await migrateDatabase(database.db, env.USERS_MIGRATIONS_DIR ?? usersMigrationsFolder);
+  } finally {
+    await database.close();
+  }
+}
