@@ -1,0 +1,68 @@
+import { ConfigError } from "@platform/core";
+import { databaseConfigFromEnv } from "@platform/db";
+import { describe, expect, it } from "vitest";
+import { loadUsersConfig } from "../src/config";
+
+function failingVariables(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems.map((p) => p.variable);
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("users configuration", () => {
+  it("has working defaults for local use", () => {
+    const config = loadUsersConfig({});
+    expect(config.bcryptCost).toBe(10);
+    expect(config.loginThrottle).toEqual({ maxFailures: 5, windowSeconds: 900, lockoutSeconds: 900 });
+  });
+
+  it.each([
+    ["BCRYPT_COST", "9"],
+    ["BCRYPT_COST", "twelve"],
+    ["LOGIN_MAX_FAILURES", "0"],
+    ["LOGIN_LOCKOUT_SECONDS", "-5"],
+    ["LOGIN_FAILURE_WINDOW_SECONDS", "1.5"],
+    ["OUTBOX_LEASE_SECONDS", "99999"],
+  ])("stops on %s=%s, naming it", (variable, value) => {
+    expect(failingVariables(() => loadUsersConfig({ [variable]: value }))).toEqual([variable]);
+  });
+});
+
+describe("database configuration", () => {
+  it("defaults to node-postgres with the given URL", () => {
+    expect(databaseConfigFromEnv("USERS", {}, "postgres://u:p@127.0.0.1:5433/users")).toEqual({
+      driver: "pg",
+      url: "postgres://u:p@127.0.0.1:5433/users",
+      poolMax: 10,
+    });
+  });
+
+  it.each([
+    [{ DB_DRIVER: "mysql" }, ["DB_DRIVER"]],
+    [{ USERS_DATABASE_URL: "http://example.com/db" }, ["USERS_DATABASE_URL"]],
+    [{ USERS_DATABASE_URL: "postgres://h/db", DB_POOL_MAX: "0" }, ["DB_POOL_MAX"]],
+    [{}, ["USERS_DATABASE_URL"]],
+    [{ DB_DRIVER: "data-api" }, ["USERS_DB_CLUSTER_ARN", "USERS_DB_SECRET_ARN", "USERS_DB_NAME"]],
+    [
+      {
+        DB_DRIVER: "data-api",
+        USERS_DB_CLUSTER_ARN: "cluster-1",
+        USERS_DB_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:1:secret:x",
+        USERS_DB_NAME: "users",
+      },
+      ["USERS_DB_CLUSTER_ARN"],
+    ],
+  ])("names the faulty variables of %j", (env, variables) => {
+    expect(failingVariables(() => databaseConfigFromEnv("USERS", env))).toEqual(variables);
+  });
+
+  it("reads only the service's own variables", () => {
+    expect(
+      failingVariables(() => databaseConfigFromEnv("WALLET", { USERS_DATABASE_URL: "postgres://h/users" })),
+    ).toEqual(["WALLET_DATABASE_URL"]);
+  });
+});
