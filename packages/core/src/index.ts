@@ -10,6 +10,7 @@ export {
 } from "./http/app";
 export { type AuthVariables, requireAuth } from "./http/auth";
 export { type HealthCheck, mountHealth } from "./http/health";
+export { type ApiGatewayV2Handler, apiGatewayV2Handler } from "./http/lambda";
 export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemResponse } from "./http/problem";
 export * from "./jwt";
 export * from "./logger";
