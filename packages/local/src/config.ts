@@ -1,0 +1,31 @@
+import { type Env, env, parseEnv } from "@platform/core";
+import { z } from "zod";
+
+export type LocalConfig = ReturnType<typeof loadLocalConfig>;
+
+/** Settings of the embedded runtime itself; the services read their own from the same env. */
+export function loadLocalConfig(source: Env) {
+  const parsed = parseEnv(
+    z.object({
+      DATA_DIR: env.string({ default: "./.data" }),
+      HOST: env.string({
+        default: "127.0.0.1",
+        pattern: /^[A-Za-z0-9.:-]+$/,
+        expected: "expected a host name or IP address to listen on",
+      }),
+      USERS_PORT: env.port(3002),
+      WALLET_PORT: env.port(3001),
+      EMBEDDED_PG_PORT: env.port(5433),
+    }),
+    source,
+  );
+  return {
+    dataDir: parsed.DATA_DIR,
+    host: parsed.HOST,
+    usersPort: parsed.USERS_PORT,
+    walletPort: parsed.WALLET_PORT,
+    postgresPort: parsed.EMBEDDED_PG_PORT,
+    /** Both services given an external PostgreSQL: no embedded server is started. */
+    externalDatabases: Boolean(source.USERS_DATABASE_URL && source.WALLET_DATABASE_URL),
+  };
+}
