@@ -1,0 +1,68 @@
+/**
+ * `npm run build`: bundles every Lambda entry point in functions/ into dist/<name>/index.mjs
+ * (ESM, Node 22, minified, with source maps) and copies the SQL migrations next to the migrators.
+ * SST bundles the same entry points itself on deploy; this build is for inspecting sizes, for
+ * LocalStack (which deploys these zips) and for the bundle smoke test.
+ */
+import { cp, mkdir, readdir, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Migration folders each migrator needs, at the path its *_MIGRATIONS_DIR points to. */
+const migrations: Record<string, { from: string; to: string }> = {
+  "users-migrator": { from: "packages/users/drizzle", to: "drizzle/users" },
+  "wallet-migrator": { from: "packages/wallet/drizzle", to: "drizzle/wallet" },
+};
+
+export interface BuiltFunction {
+  name: string;
+  file: string;
+  bytes: number;
+}
+
+export async function buildFunctions(outDir = path.join(root, "dist")): Promise<BuiltFunction[]> {
+  const entries = (await readdir(path.join(root, "functions")))
+    .filter((file) => file.endsWith(".ts") && !file.endsWith(".test.ts"))
+    .map((file) => file.replace(/\.ts$/, ""));
+  await rm(outDir, { recursive: true, force: true });
+
+  const built: BuiltFunction[] = [];
+  for (const name of entries) {
+    const file = path.join(outDir, name, "index.mjs");
+    await build({
+      entryPoints: [path.join(root, "functions", `${name}.ts`)],
+      outfile: file,
+      bundle: true,
+      platform: "node",
+      target: "node20",
+      format: "esm",
+      minify: true,
+      sourcemap: true,
+      legalComments: "none",
+      // The Lambda Node.js runtime ships AWS SDK v3; pg's optional native binding is never used.
+      external: ["@aws-sdk/*", "pg-native"],
+      // Some dependencies are CommonJS and call require() for Node built-ins.
+      banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+      logLevel: "warning",
+    });
+    const copy = migrations[name];
+    if (copy) {
+      await mkdir(path.join(outDir, name, copy.to), { recursive: true });
+      await cp(path.join(root, copy.from), path.join(outDir, name, copy.to), { recursive: true });
+    }
+    built.push({ name, file, bytes: (await stat(file)).size });
+  }
+  return built;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const built = await buildFunctions();
+  for (const fn of built) {
+    process.stdout.write(
+      `${fn.name.padEnd(22)} ${(fn.bytes / 1024).toFixed(1).padStart(8)} KiB  ${path.relative(root, fn.file)}\n`,
+    );
+  }
+}
