@@ -1,0 +1,6 @@
+export {
+  createDataApiEmulator,
+  type DataApiEmulator,
+  type DataApiEmulatorOptions,
+  type EmulatorLogger,
+} from "./server";

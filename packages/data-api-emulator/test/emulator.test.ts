@@ -1,0 +1,328 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import {
+  BadRequestException,
+  BatchExecuteStatementCommand,
+  BeginTransactionCommand,
+  CommitTransactionCommand,
+  DatabaseErrorException,
+  DatabaseResumingException,
+  ExecuteStatementCommand,
+  type ExecuteStatementCommandInput,
+  RDSDataClient,
+  RollbackTransactionCommand,
+  type SqlParameter,
+} from "@aws-sdk/client-rds-data";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createDataApiEmulator, type DataApiEmulator } from "../src";
+
+const resourceArn = "arn:aws:rds:us-east-1:123456789012:cluster:emulator-test";
+const secretArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:emulator-test";
+const database = `emulator_${randomBytes(4).toString("hex")}`;
+
+async function admin(statement: string) {
+  const client = new pg.Client({ connectionString: inject("postgresAdminUrl") });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+let emulator: DataApiEmulator;
+let client: RDSDataClient;
+
+function run(
+  sql: string,
+  parameters: SqlParameter[] = [],
+  extra: Partial<ExecuteStatementCommandInput> = {},
+) {
+  return client.send(
+    new ExecuteStatementCommand({ resourceArn, secretArn, database, sql, parameters, ...extra }),
+  );
+}
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected the request to fail");
+}
+
+beforeAll(async () => {
+  await admin(`create database "${database}"`);
+  emulator = await createDataApiEmulator({
+    postgresUrl: inject("postgresAdminUrl"),
+    transactionIdleTimeoutMs: 300,
+  });
+  client = new RDSDataClient({
+    endpoint: emulator.endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "emulator", secretAccessKey: "emulator" },
+    maxAttempts: 1,
+  });
+  await run(`create table item (
+    id uuid primary key, name text not null unique, at timestamptz, day date, clock time,
+    doc jsonb, amount numeric(12,2), count bigint, ratio float8, flag boolean, data bytea)`);
+});
+
+afterAll(async () => {
+  client.destroy();
+  await emulator.close();
+  await admin(`drop database if exists "${database}" with (force)`);
+});
+
+describe("ExecuteStatement", () => {
+  it("binds like AWS: strings as varchar, longs as int8, doubles as float8", async () => {
+    const result = await run(
+      "select pg_typeof(:s)::text as s, pg_typeof(:l)::text as l, pg_typeof(:d)::text as d, :l + 1 as next",
+      [
+        { name: "s", value: { stringValue: "x" } },
+        { name: "l", value: { longValue: 9_007_199_254_740_990 } },
+        { name: "d", value: { doubleValue: 1.5 } },
+      ],
+    );
+    expect(result.records).toEqual([
+      [
+        { stringValue: "character varying" },
+        { stringValue: "bigint" },
+        { stringValue: "double precision" },
+        { longValue: 9_007_199_254_740_991 },
+      ],
+    ]);
+  });
+
+  it("applies type hints and returns each type as the Data API does", async () => {
+    const id = randomUUID();
+    const inserted = await run(
+      `insert into item (id, name, at, day, clock, doc, amount, count, ratio, flag, data)
+       values (:id, :name, :at, :day, :clock, :doc, :amount, :count, :ratio, :flag, :data)`,
+      [
+        { name: "id", value: { stringValue: id }, typeHint: "UUID" },
+        { name: "name", value: { stringValue: "hinted" } },
+        { name: "at", value: { stringValue: "2024-05-01 10:00:00.123456" }, typeHint: "TIMESTAMP" },
+        { name: "day", value: { stringValue: "2024-05-01" }, typeHint: "DATE" },
+        { name: "clock", value: { stringValue: "10:30:00" }, typeHint: "TIME" },
+        { name: "doc", value: { stringValue: '{"a":1}' }, typeHint: "JSON" },
+        { name: "amount", value: { stringValue: "12.50" }, typeHint: "DECIMAL" },
+        { name: "count", value: { longValue: 42 } },
+        { name: "ratio", value: { doubleValue: 0.25 } },
+        { name: "flag", value: { booleanValue: true } },
+        { name: "data", value: { blobValue: new Uint8Array([1, 2, 255]) } },
+      ],
+    );
+    expect(inserted.numberOfRecordsUpdated).toBe(1);
+    const result = await run(
+      "select id, at, day, clock, doc, amount, count, ratio, flag, data, null::text as nothing from item where id = :id::uuid",
+      [{ name: "id", value: { stringValue: id } }],
+    );
+    expect(result.numberOfRecordsUpdated).toBe(0);
+    const [row] = result.records ?? [];
+    expect(row?.slice(0, 9)).toEqual([
+      { stringValue: id },
+      { stringValue: "2024-05-01 10:00:00.123456" },
+      { stringValue: "2024-05-01" },
+      { stringValue: "10:30:00" },
+      { stringValue: '{"a": 1}' },
+      { stringValue: "12.50" },
+      { longValue: 42 },
+      { doubleValue: 0.25 },
+      { booleanValue: true },
+    ]);
+    expect(Array.from(row?.[9]?.blobValue ?? [])).toEqual([1, 2, 255]);
+    expect(row?.[10]).toEqual({ isNull: true });
+  });
+
+  it("returns timestamps in UTC without a zone, trailing zeros dropped", async () => {
+    const result = await run(
+      "select timestamptz '2024-05-01 10:00:00.5+02' as a, timestamp '2024-05-01 10:00:00' as b",
+    );
+    expect(result.records).toEqual([
+      [{ stringValue: "2024-05-01 08:00:00.5" }, { stringValue: "2024-05-01 10:00:00" }],
+    ]);
+  });
+
+  it("is as strict as AWS: an untyped string compared with a uuid column fails", async () => {
+    const error = await failure(
+      run("select 1 from item where id = :id", [{ name: "id", value: { stringValue: randomUUID() } }]),
+    );
+    expect(error).toBeInstanceOf(DatabaseErrorException);
+    expect(error.message).toMatch(/operator does not exist: uuid = character varying.*SQLState: 42883$/s);
+  });
+
+  it("reports a failing statement as DatabaseErrorException ending in the SQLSTATE", async () => {
+    const error = await failure(run("select * from no_such_table"));
+    expect(error).toBeInstanceOf(DatabaseErrorException);
+    expect(error.message).toMatch(/relation "no_such_table" does not exist.*SQLState: 42P01$/s);
+  });
+
+  it("leaves casts, literals, quoted identifiers and comments alone when binding :names", async () => {
+    const result = await run(
+      `select ':x' as "a:x", :x::text as b, $$ :x $$ as c, E'\\' :x' as d /* :x */ -- :x
+       , :x || :x as e`,
+      [{ name: "x", value: { stringValue: "v" } }],
+    );
+    expect(result.records).toEqual([
+      [
+        { stringValue: ":x" },
+        { stringValue: "v" },
+        { stringValue: " :x " },
+        { stringValue: "' :x" },
+        { stringValue: "vv" },
+      ],
+    ]);
+  });
+
+  it("formats records as JSON and describes columns on request", async () => {
+    const result = await run(
+      "select 1::int8 as n, 'a' as s, true as b, array[1,2]::int8[] as xs, array['p','q'] as ys, null::int as z",
+      [],
+      { formatRecordsAs: "JSON", includeResultMetadata: true },
+    );
+    expect(result.records).toBeUndefined();
+    expect(JSON.parse(result.formattedRecords ?? "")).toEqual([
+      { n: 1, s: "a", b: true, xs: [1, 2], ys: ["p", "q"], z: null },
+    ]);
+    expect(result.columnMetadata?.map((column) => [column.name, column.typeName])).toEqual([
+      ["n", "int8"],
+      ["s", "text"],
+      ["b", "bool"],
+      ["xs", "_int8"],
+      ["ys", "_text"],
+      ["z", "int4"],
+    ]);
+  });
+
+  it("returns arrays as arrayValue", async () => {
+    const result = await run("select array[1,2]::int8[] as xs, array['p','q'] as ys");
+    expect(result.records).toEqual([
+      [{ arrayValue: { longValues: [1, 2] } }, { arrayValue: { stringValues: ["p", "q"] } }],
+    ]);
+  });
+});
+
+describe("BatchExecuteStatement", () => {
+  it("runs the statement once per parameter set, atomically", async () => {
+    const names = ["b1", "b2", "b3"];
+    const result = await client.send(
+      new BatchExecuteStatementCommand({
+        resourceArn,
+        secretArn,
+        database,
+        sql: "insert into item (id, name) values (:id, :name)",
+        parameterSets: names.map((name) => [
+          { name: "id", value: { stringValue: randomUUID() }, typeHint: "UUID" },
+          { name: "name", value: { stringValue: name } },
+        ]),
+      }),
+    );
+    expect(result.updateResults).toHaveLength(3);
+
+    const error = await failure(
+      client.send(
+        new BatchExecuteStatementCommand({
+          resourceArn,
+          secretArn,
+          database,
+          sql: "insert into item (id, name) values (:id, :name)",
+          parameterSets: ["b4", "b1"].map((name) => [
+            { name: "id", value: { stringValue: randomUUID() }, typeHint: "UUID" },
+            { name: "name", value: { stringValue: name } },
+          ]),
+        }),
+      ),
+    );
+    expect(error.message).toMatch(/SQLState: 23505$/);
+    const count = await run("select count(*) as n from item where name like 'b%'");
+    expect(count.records).toEqual([[{ longValue: 3 }]]);
+  });
+});
+
+describe("transactions", () => {
+  const begin = async () => {
+    const { transactionId } = await client.send(
+      new BeginTransactionCommand({ resourceArn, secretArn, database }),
+    );
+    return transactionId as string;
+  };
+  const insert = (transactionId: string, name: string) =>
+    run(
+      "insert into item (id, name) values (:id, :name)",
+      [
+        { name: "id", value: { stringValue: randomUUID() }, typeHint: "UUID" },
+        { name: "name", value: { stringValue: name } },
+      ],
+      { transactionId },
+    );
+  const exists = async (name: string) => {
+    const result = await run("select count(*) as n from item where name = :name", [
+      { name: "name", value: { stringValue: name } },
+    ]);
+    return result.records?.[0]?.[0]?.longValue === 1;
+  };
+
+  it("commits", async () => {
+    const transactionId = await begin();
+    await insert(transactionId, "committed");
+    expect(await exists("committed")).toBe(false);
+    const done = await client.send(new CommitTransactionCommand({ resourceArn, secretArn, transactionId }));
+    expect(done.transactionStatus).toBe("Transaction Committed");
+    expect(await exists("committed")).toBe(true);
+  });
+
+  it("rolls back", async () => {
+    const transactionId = await begin();
+    await insert(transactionId, "rolled-back");
+    const done = await client.send(new RollbackTransactionCommand({ resourceArn, secretArn, transactionId }));
+    expect(done.transactionStatus).toBe("Rollback Complete");
+    expect(await exists("rolled-back")).toBe(false);
+  });
+
+  it("refuses to commit a transaction whose statement failed", async () => {
+    const transactionId = await begin();
+    await failure(run("select * from no_such_table", [], { transactionId }));
+    const error = await failure(
+      client.send(new CommitTransactionCommand({ resourceArn, secretArn, transactionId })),
+    );
+    expect(error).toBeInstanceOf(DatabaseErrorException);
+  });
+
+  it("answers BadRequestException for an unknown transaction id", async () => {
+    const error = await failure(run("select 1", [], { transactionId: "no-such-transaction" }));
+    expect(error).toBeInstanceOf(BadRequestException);
+    expect(error.message).toBe("Transaction no-such-transaction is not found");
+  });
+
+  it("rolls back a transaction left idle longer than the timeout", async () => {
+    const transactionId = await begin();
+    await insert(transactionId, "abandoned");
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const error = await failure(
+      client.send(new CommitTransactionCommand({ resourceArn, secretArn, transactionId })),
+    );
+    expect(error).toBeInstanceOf(BadRequestException);
+    expect(await exists("abandoned")).toBe(false);
+  });
+});
+
+describe("requests", () => {
+  it("rejects a request without ARNs", async () => {
+    const error = await failure(
+      client.send(
+        new ExecuteStatementCommand({ resourceArn: "cluster", secretArn, database, sql: "select 1" }),
+      ),
+    );
+    expect(error).toBeInstanceOf(BadRequestException);
+    expect(error.message).toBe("resourceArn must be an ARN");
+  });
+
+  it("simulates a paused cluster for the next N requests", async () => {
+    emulator.simulatePause(2);
+    expect(await failure(run("select 1"))).toBeInstanceOf(DatabaseResumingException);
+    expect(await failure(run("select 1"))).toBeInstanceOf(DatabaseResumingException);
+    expect((await run("select 1 as one")).records).toEqual([[{ longValue: 1 }]]);
+  });
+});
