@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { AppError, errors, type IssuedToken, type Logger, type TokenService } from "@platform/core";
-import { buildUserRegisteredEvent } from "@platform/messaging";
+import { buildUserRegisteredEvent } from "@platform/messaging/events";
 import type { PasswordHasher } from "./passwords";
 import type { ThrottlePolicy, UserRecord, UsersRepository } from "./repository";
 
