@@ -1,3 +1,4 @@
+import { createDataApiDatabase } from "./drivers/data-api";
 import { createNodePostgresDatabase } from "./drivers/node-postgres";
 import type { DatabaseConfig, DatabaseHandle, DatabaseOptions } from "./types";
 
@@ -11,6 +12,6 @@ export function createDatabase(config: DatabaseConfig, options: DatabaseOptions 
     case "pg":
       return createNodePostgresDatabase(config, options);
     case "data-api":
-      throw new Error("The Data API driver is not wired yet.");
+      return createDataApiDatabase(config, options);
   }
 }

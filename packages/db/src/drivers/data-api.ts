@@ -1,0 +1,156 @@
+import {
+  BeginTransactionCommand,
+  CommitTransactionCommand,
+  type ExecuteStatementCommandInput,
+  type ExecuteStatementCommandOutput,
+  RDSDataClient,
+  RollbackTransactionCommand,
+} from "@aws-sdk/client-rds-data";
+import { sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/aws-data-api/pg";
+import type { Database, DatabaseConfig, DatabaseHandle, DatabaseOptions } from "../types";
+
+type DataApiConfig = Extract<DatabaseConfig, { driver: "data-api" }>;
+
+export interface ResumeRetryPolicy {
+  /** Attempts in all, the first one included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/**
+ * An auto-paused Aurora cluster answers DatabaseResumingException for the ~15-30 s it takes to
+ * resume, and the SDK does not retry it. These waits add up to ~24 s at most (full jitter halves
+ * that on average), inside an API function's timeout yet long enough for a typical resume.
+ */
+export const RESUME_RETRY: ResumeRetryPolicy = { maxAttempts: 8, baseDelayMs: 250, maxDelayMs: 8_000 };
+
+const clients = new Map<string, RDSDataClient>();
+
+/**
+ * One RDSDataClient per container (per endpoint and region): creating it is the costly part of a
+ * cold start, and its keep-alive connections are what make the next invocations fast.
+ */
+export function sharedDataApiClient(config: { endpoint?: string; region?: string }): RDSDataClient {
+  const key = `${config.endpoint ?? "aws"}|${config.region ?? ""}`;
+  let client = clients.get(key);
+  if (!client) {
+    client = new RDSDataClient(
+      config.endpoint
+        ? {
+            endpoint: config.endpoint,
+            region: config.region ?? "us-east-1",
+            // The emulator does not check signatures; dummy keys keep the credential chain
+            // from probing the environment (and from failing where it has nothing to find).
+            credentials: { accessKeyId: "emulator", secretAccessKey: "emulator" },
+          }
+        : config.region
+          ? { region: config.region }
+          : {},
+    );
+    addResumeRetry(client, RESUME_RETRY);
+    addUtcTimestamps(client);
+    clients.set(key, client);
+  }
+  return client;
+}
+
+function delayFor(policy: ResumeRetryPolicy, attempt: number): number {
+  return Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+}
+
+/**
+ * Retries DatabaseResumingException with exponential backoff and full jitter. It sits in the
+ * initialize step, outside the SDK's own retry, so each attempt is serialised and signed afresh.
+ */
+function addResumeRetry(client: RDSDataClient, policy: ResumeRetryPolicy) {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          return await next(args);
+        } catch (error) {
+          const resuming = (error as { name?: string }).name === "DatabaseResumingException";
+          if (!resuming || attempt + 1 >= policy.maxAttempts) throw error;
+          await new Promise((resolve) => setTimeout(resolve, delayFor(policy, attempt)));
+        }
+      }
+    },
+    { step: "initialize", name: "databaseResumingRetry" },
+  );
+}
+
+/**
+ * The Data API returns timestamptz as zone-less UTC text ("2024-05-01 10:00:00.123"), which
+ * drizzle hands to `new Date()`: that reads it in the process's local zone. Asking for column
+ * metadata on every statement lets this middleware mark those columns as UTC ("…+00", the form
+ * node-postgres gives in a UTC session), so Date and string modes read the same under both drivers.
+ */
+function addUtcTimestamps(client: RDSDataClient) {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== "ExecuteStatementCommand") return next(args);
+      const input = args.input as ExecuteStatementCommandInput;
+      if (input.formatRecordsAs === "JSON") return next(args);
+      const withMetadata: ExecuteStatementCommandInput = { ...input, includeResultMetadata: true };
+      const result = await next({ ...args, input: withMetadata });
+      const output = result.output as ExecuteStatementCommandOutput;
+      const zoned = (output.columnMetadata ?? []).flatMap((column, index) =>
+        column.typeName === "timestamptz" ? [index] : [],
+      );
+      for (const record of zoned.length > 0 ? (output.records ?? []) : []) {
+        for (const index of zoned) {
+          const field = record[index];
+          if (field?.stringValue !== undefined) record[index] = { stringValue: `${field.stringValue}+00` };
+        }
+      }
+      if (!input.includeResultMetadata) output.columnMetadata = undefined;
+      return result;
+    },
+    { step: "initialize", name: "utcTimestamps" },
+  );
+}
+
+function describeCommand(command: unknown): string {
+  if (command instanceof BeginTransactionCommand) return "begin";
+  if (command instanceof CommitTransactionCommand) return "commit";
+  if (command instanceof RollbackTransactionCommand) return "rollback";
+  return String((command as { input?: { sql?: unknown } }).input?.sql ?? "");
+}
+
+/**
+ * Reports every command a handle sends (Execute, BatchExecute, Begin/Commit/Rollback: each is a
+ * round trip). It wraps `send` per handle rather than adding middleware, because the client is
+ * shared by every handle in the container and each handle has its own listener.
+ */
+function countingClient(client: RDSDataClient, onStatement: (sql: string) => void): RDSDataClient {
+  const counting = {
+    send(command: Parameters<RDSDataClient["send"]>[0], ...rest: unknown[]) {
+      onStatement(describeCommand(command));
+      return (client.send as (...args: unknown[]) => unknown)(command, ...rest);
+    },
+  };
+  return counting as unknown as RDSDataClient;
+}
+
+export function createDataApiDatabase(config: DataApiConfig, options: DatabaseOptions): DatabaseHandle {
+  const shared = sharedDataApiClient(config);
+  const client = options.onStatement ? countingClient(shared, options.onStatement) : shared;
+  const db = drizzle({
+    client,
+    resourceArn: config.resourceArn,
+    secretArn: config.secretArn,
+    database: config.database,
+  }) as unknown as Database;
+  return {
+    db,
+    driver: "data-api",
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    async close() {
+      // Nothing to release: the shared client outlives the handle, other handles keep using it.
+    },
+  };
+}
