@@ -33,3 +33,16 @@ export function buildUserRegisteredEvent(input: {
     data: { userId: input.userId },
   };
 }
+
+/**
+ * Every event type and version a consumer of the user-events queue understands. The relay
+ * refuses to send anything else (the row becomes `failed`), the consumer dead-letters it.
+ */
+const eventSchemas: Readonly<Record<string, z.ZodType>> = {
+  [`${USER_REGISTERED}@1`]: UserRegisteredV1,
+};
+
+export function schemaForEvent(type: string, version: number): z.ZodType | undefined {
+  const key = `${type}@${version}`;
+  return Object.hasOwn(eventSchemas, key) ? eventSchemas[key] : undefined;
+}

@@ -1,0 +1,240 @@
+import { type MessageAttributeValue, SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { type Logger, withLogContext } from "@platform/core";
+import { type Database, queryRows } from "@platform/db";
+import { sql } from "drizzle-orm";
+import { schemaForEvent } from "./events";
+import { EventAttribute, signEvent } from "./signature";
+import { describeError, stringAttribute } from "./sqs";
+
+/** An outbox row on its way to the queue. */
+export interface OutboxMessage {
+  id: string;
+  type: string;
+  version: number;
+  payload: unknown;
+  correlationId: string | null;
+}
+
+export interface OutboxPublisherOptions {
+  db: Database;
+  sqs: SQSClient;
+  queueUrl: string;
+  signingKey: string;
+  keyId: string;
+  logger: Logger;
+  /** How long a claimed row stays off-limits to other relays. */
+  leaseSeconds: number;
+  /** Rows claimed per relay pass; sent 10 per SendMessageBatch call. */
+  batchSize: number;
+  /** Retry delay after a failed send: base * 2^attempts, capped. */
+  backoff?: { baseSeconds: number; maxSeconds: number };
+}
+
+export interface RelayResult {
+  claimed: number;
+  sent: number;
+  /** Rows whose send failed; they carry the error and come back after their backoff. */
+  failed: number;
+  /** Rows no consumer can ever take (unknown type or version, invalid payload): status `failed`. */
+  rejected: number;
+}
+
+export interface OutboxPublisher {
+  /**
+   * Sends one row the caller has just written with a lease (the register statement), then marks
+   * it sent. Never throws: when anything fails the row stays pending for the relay.
+   */
+  publishClaimed(row: OutboxMessage): Promise<void>;
+  /** One relay pass: claims due rows, sends them, records the outcome row by row. */
+  relayOnce(): Promise<RelayResult>;
+}
+
+const SQS_BATCH_LIMIT = 10;
+
+interface SendOutcome {
+  sent: OutboxMessage[];
+  failed: { row: OutboxMessage; error: string }[];
+  rejected: { row: OutboxMessage; error: string }[];
+}
+
+export function createOutboxPublisher(options: OutboxPublisherOptions): OutboxPublisher {
+  const { db, sqs, queueUrl, logger } = options;
+  const backoff = options.backoff ?? { baseSeconds: 5, maxSeconds: 900 };
+
+  function prepare(row: OutboxMessage): { body: string; attributes: Record<string, MessageAttributeValue> } {
+    const body = JSON.stringify(row.payload);
+    const signature = signEvent({ id: row.id, body, key: options.signingKey, keyId: options.keyId });
+    return {
+      body,
+      attributes: {
+        [EventAttribute.signature]: stringAttribute(signature.signature),
+        [EventAttribute.signatureTimestamp]: stringAttribute(signature.timestamp),
+        [EventAttribute.keyId]: stringAttribute(signature.keyId),
+        [EventAttribute.eventId]: stringAttribute(row.id),
+        [EventAttribute.eventType]: stringAttribute(`${row.type}@${row.version}`),
+        ...(row.correlationId ? { [EventAttribute.correlationId]: stringAttribute(row.correlationId) } : {}),
+      },
+    };
+  }
+
+  async function send(rows: OutboxMessage[]): Promise<SendOutcome> {
+    const outcome: SendOutcome = { sent: [], failed: [], rejected: [] };
+    const sendable: OutboxMessage[] = [];
+    for (const row of rows) {
+      const schema = schemaForEvent(row.type, row.version);
+      const checked = schema?.safeParse(row.payload);
+      if (!schema) outcome.rejected.push({ row, error: `unknown event type ${row.type} v${row.version}` });
+      else if (!checked?.success || (checked.data as { id?: unknown }).id !== row.id) {
+        outcome.rejected.push({ row, error: `payload does not match ${row.type} v${row.version}` });
+      } else sendable.push(row);
+    }
+    for (let start = 0; start < sendable.length; start += SQS_BATCH_LIMIT) {
+      const chunk = sendable.slice(start, start + SQS_BATCH_LIMIT);
+      try {
+        const result = await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: chunk.map((row) => {
+              const { body, attributes } = prepare(row);
+              return { Id: row.id, MessageBody: body, MessageAttributes: attributes };
+            }),
+          }),
+        );
+        const succeeded = new Set((result.Successful ?? []).map((entry) => entry.Id));
+        const failures = new Map((result.Failed ?? []).map((entry) => [entry.Id, entry]));
+        for (const row of chunk) {
+          if (succeeded.has(row.id)) outcome.sent.push(row);
+          else {
+            const failure = failures.get(row.id);
+            outcome.failed.push({
+              row,
+              error: failure
+                ? `${failure.Code ?? "Error"}: ${failure.Message ?? "send failed"}`
+                : "not acknowledged",
+            });
+          }
+        }
+      } catch (error) {
+        for (const row of chunk) outcome.failed.push({ row, error: describeError(error) });
+      }
+    }
+    return outcome;
+  }
+
+  /** Writes the outcome back; each statement touches only the rows it names. */
+  async function record(outcome: SendOutcome): Promise<void> {
+    if (outcome.sent.length > 0) {
+      const ids = JSON.stringify(outcome.sent.map((row) => row.id));
+      await db.execute(sql`
+        update outbox set status = 'sent', sent_at = now(), lease_until = null
+        where id in (select value::uuid from jsonb_array_elements_text(${ids}::jsonb))
+          and status = 'pending'`);
+    }
+    if (outcome.failed.length > 0) {
+      const failures = JSON.stringify(outcome.failed.map(({ row, error }) => ({ id: row.id, error })));
+      await db.execute(sql`
+        update outbox o
+        set attempts = o.attempts + 1,
+            last_error = f.error,
+            lease_until = null,
+            next_attempt_at = now() + make_interval(secs => least(
+              ${backoff.maxSeconds}::float8,
+              ${backoff.baseSeconds}::float8 * power(2::float8, least(o.attempts, 30)::float8)))
+        from jsonb_to_recordset(${failures}::jsonb) as f(id uuid, error text)
+        where o.id = f.id and o.status = 'pending'`);
+    }
+    if (outcome.rejected.length > 0) {
+      const rejections = JSON.stringify(outcome.rejected.map(({ row, error }) => ({ id: row.id, error })));
+      await db.execute(sql`
+        update outbox o
+        set status = 'failed', last_error = f.error, lease_until = null
+        from jsonb_to_recordset(${rejections}::jsonb) as f(id uuid, error text)
+        where o.id = f.id and o.status = 'pending'`);
+    }
+  }
+
+  function logOutcome(outcome: SendOutcome, via: "eager" | "relay") {
+    for (const row of outcome.sent) {
+      withLogContext({ eventId: row.id, correlationId: row.correlationId }, () =>
+        logger.debug("event published", { via, type: row.type }),
+      );
+    }
+    for (const { row, error } of outcome.failed) {
+      withLogContext({ eventId: row.id, correlationId: row.correlationId }, () =>
+        logger.warn("event publish failed; the relay will retry", { via, reason: error }),
+      );
+    }
+    for (const { row, error } of outcome.rejected) {
+      withLogContext({ eventId: row.id, correlationId: row.correlationId }, () =>
+        logger.error("outbox row rejected: no consumer can take it", { via, reason: error }),
+      );
+    }
+  }
+
+  return {
+    async publishClaimed(row) {
+      try {
+        const outcome = await send([row]);
+        logOutcome(outcome, "eager");
+        await record(outcome);
+      } catch (error) {
+        // Recording failed (database hiccup): the lease expires and the relay takes the row.
+        withLogContext({ eventId: row.id, correlationId: row.correlationId }, () =>
+          logger.error("eager publish could not record its outcome", { reason: describeError(error) }),
+        );
+      }
+    },
+
+    async relayOnce() {
+      const rows = await queryRows<{
+        id: string;
+        type: string;
+        version: number;
+        payload: string;
+        correlation_id: string | null;
+      }>(
+        db,
+        sql`
+          with due as (
+            select id from outbox
+            where status = 'pending'
+              and next_attempt_at <= now()
+              and (lease_until is null or lease_until <= now())
+            order by next_attempt_at
+            limit ${options.batchSize}::int
+            for update skip locked
+          )
+          update outbox o
+          set lease_until = now() + make_interval(secs => ${options.leaseSeconds}::int)
+          from due
+          where o.id = due.id
+          returning o.id::text as id, o.type, o.version, o.payload::text as payload, o.correlation_id`,
+      );
+      if (rows.length === 0) return { claimed: 0, sent: 0, failed: 0, rejected: 0 };
+      const claimed: OutboxMessage[] = rows.map((row) => ({
+        id: row.id,
+        type: row.type,
+        version: Number(row.version),
+        payload: parsePayload(row.payload),
+        correlationId: row.correlation_id,
+      }));
+      const outcome = await send(claimed);
+      logOutcome(outcome, "relay");
+      await record(outcome);
+      return {
+        claimed: claimed.length,
+        sent: outcome.sent.length,
+        failed: outcome.failed.length,
+        rejected: outcome.rejected.length,
+      };
+    },
+  };
+}
+
+function parsePayload(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined; // rejected by the schema check, with the row's reason recorded
+  }
+}

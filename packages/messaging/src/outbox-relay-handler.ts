@@ -1,0 +1,64 @@
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import { createLogger, type Env, type Logger } from "@platform/core";
+import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
+import { loadMessagingConfig } from "./config";
+import { createOutboxPublisher, type RelayResult } from "./outbox-publisher";
+import { createSqsClient } from "./sqs";
+
+export interface RelayHandlerOverrides {
+  database?: DatabaseHandle;
+  sqs?: SQSClient;
+  logger?: Logger;
+}
+
+/** Stop starting passes when less than this is left of the invocation. */
+const SAFETY_MARGIN_MS = 10_000;
+
+export type OutboxRelayHandler = (
+  event?: unknown,
+  context?: { getRemainingTimeInMillis(): number },
+) => Promise<RelayResult & { passes: number }>;
+
+/**
+ * The scheduled sweep (EventBridge, once a minute): relays until nothing is due or the
+ * invocation is nearly out of time. Config, database and SQS client are built once per
+ * container, so a misconfiguration fails the init phase, not every invocation.
+ */
+export function createOutboxRelayHandler(
+  env: Env,
+  overrides: RelayHandlerOverrides = {},
+): OutboxRelayHandler {
+  const config = loadMessagingConfig(env);
+  const logger =
+    overrides.logger ?? createLogger({ level: config.logLevel, bindings: { service: "outbox-relay" } });
+  const database = overrides.database ?? createDatabase(databaseConfigFromEnv("USERS", env));
+  const publisher = createOutboxPublisher({
+    db: database.db,
+    sqs: overrides.sqs ?? createSqsClient(config),
+    queueUrl: config.queueUrl,
+    signingKey: config.signing.key,
+    keyId: config.signing.keyId,
+    logger,
+    leaseSeconds: config.outbox.leaseSeconds,
+    batchSize: config.outbox.batchSize,
+    backoff: { baseSeconds: config.outbox.backoffBaseSeconds, maxSeconds: config.outbox.backoffMaxSeconds },
+  });
+
+  return async (_event, context) => {
+    const total = { claimed: 0, sent: 0, failed: 0, rejected: 0, passes: 0 };
+    for (;;) {
+      const pass = await publisher.relayOnce();
+      total.passes += 1;
+      total.claimed += pass.claimed;
+      total.sent += pass.sent;
+      total.failed += pass.failed;
+      total.rejected += pass.rejected;
+      // A short batch means nothing else is due; a batch that sent nothing means the queue is
+      // down, and hammering it until the timeout would only burn the failed rows' backoff.
+      if (pass.claimed < config.outbox.batchSize || pass.sent === 0) break;
+      if (context && context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS) break;
+    }
+    if (total.claimed > 0) logger.info("outbox relay run", total);
+    return total;
+  };
+}

@@ -1,0 +1,86 @@
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  type MessageAttributeValue,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { MessagingConfig } from "./config";
+import type { QueueTopology } from "./topology";
+
+/**
+ * One client per process or Lambda container (created outside the handler): it keeps its
+ * connections and credentials across invocations. Emulators get an endpoint and dummy keys.
+ */
+export function createSqsClient(config: Pick<MessagingConfig, "region" | "sqsEndpoint">): SQSClient {
+  return new SQSClient({
+    region: config.region,
+    ...(config.sqsEndpoint
+      ? {
+          endpoint: config.sqsEndpoint,
+          credentials: { accessKeyId: "local", secretAccessKey: "local" },
+        }
+      : {}),
+    // A publish that hangs must not hold a registration: fail fast, the relay retries.
+    maxAttempts: 2,
+  });
+}
+
+/** A string message attribute as the SDK's SendMessage wants it. */
+export function stringAttribute(value: string): MessageAttributeValue {
+  return { DataType: "String", StringValue: value };
+}
+
+export async function queueArnOf(sqs: SQSClient, queueUrl: string): Promise<string> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),
+  );
+  const arn = Attributes?.QueueArn;
+  if (!arn) throw new Error(`queue ${queueUrl} reported no QueueArn`);
+  return arn;
+}
+
+/**
+ * Creates (or confirms) the queue and its DLQ from the topology with the ordinary SQS API, for
+ * the places without infrastructure code: the embedded runtime, the tests, the LocalStack
+ * bootstrap. CreateQueue is idempotent when the attributes match.
+ */
+export async function ensureQueueTopology(
+  sqs: SQSClient,
+  topology: QueueTopology,
+): Promise<{ queueUrl: string; queueArn: string; deadLetterQueueUrl: string; deadLetterQueueArn: string }> {
+  const dlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: topology.deadLetterQueueName,
+      Attributes: { MessageRetentionPeriod: String(topology.deadLetterRetentionSeconds) },
+    }),
+  );
+  if (!dlq.QueueUrl) throw new Error(`CreateQueue returned no URL for ${topology.deadLetterQueueName}`);
+  const deadLetterQueueArn = await queueArnOf(sqs, dlq.QueueUrl);
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: topology.queueName,
+      Attributes: {
+        VisibilityTimeout: String(topology.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(topology.messageRetentionSeconds),
+        ReceiveMessageWaitTimeSeconds: String(topology.receiveWaitTimeSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: deadLetterQueueArn,
+          maxReceiveCount: topology.maxReceiveCount,
+        }),
+      },
+    }),
+  );
+  if (!queue.QueueUrl) throw new Error(`CreateQueue returned no URL for ${topology.queueName}`);
+  return {
+    queueUrl: queue.QueueUrl,
+    queueArn: await queueArnOf(sqs, queue.QueueUrl),
+    deadLetterQueueUrl: dlq.QueueUrl,
+    deadLetterQueueArn,
+  };
+}
+
+/** Short, log- and column-safe text of an error. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 1000);
+  return String(error).slice(0, 1000);
+}

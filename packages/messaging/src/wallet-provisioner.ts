@@ -1,0 +1,192 @@
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import {
+  ChangeMessageVisibilityCommand,
+  type MessageAttributeValue,
+  SendMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { createLogger, type Env, type Logger, withLogContext } from "@platform/core";
+import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
+import { provisionWallet } from "@platform/wallet";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { loadMessagingConfig, requireDeadLetterQueueUrl } from "./config";
+import { schemaForEvent, USER_REGISTERED, type UserRegisteredV1 } from "./events";
+import { EventAttribute, verifyEventSignature } from "./signature";
+import { createSqsClient, describeError, stringAttribute } from "./sqs";
+import { type QueueTopology, retryDelayFor } from "./topology";
+
+export interface WalletProvisionerOverrides {
+  database?: DatabaseHandle;
+  sqs?: SQSClient;
+  logger?: Logger;
+}
+
+export type WalletProvisionerHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+
+/** A message no retry can fix: it goes to the DLQ at once, with this reason attached. */
+class PoisonMessage extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "PoisonMessage";
+  }
+}
+
+const attribute = (record: SQSRecord, name: string): string | undefined =>
+  record.messageAttributes?.[name]?.stringValue ?? undefined;
+
+/** Signature first, on the raw body; then JSON; then the schema of the announced type. */
+function readEvent(record: SQSRecord, keys: Record<string, string>): UserRegisteredV1 {
+  const eventId = attribute(record, EventAttribute.eventId);
+  const verdict = verifyEventSignature(
+    {
+      body: record.body,
+      ...(eventId ? { id: eventId } : {}),
+      ...optional("signature", attribute(record, EventAttribute.signature)),
+      ...optional("timestamp", attribute(record, EventAttribute.signatureTimestamp)),
+      ...optional("keyId", attribute(record, EventAttribute.keyId)),
+    },
+    keys,
+  );
+  if (!verdict.ok) throw new PoisonMessage(`bad signature: ${verdict.reason}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch {
+    throw new PoisonMessage("body is not JSON");
+  }
+  const { type, version } = (typeof body === "object" && body !== null ? body : {}) as Record<
+    string,
+    unknown
+  >;
+  if (typeof type !== "string" || typeof version !== "number" || !schemaForEvent(type, version)) {
+    throw new PoisonMessage(`unknown event type ${String(type)} v${String(version)}`);
+  }
+  if (type !== USER_REGISTERED) throw new PoisonMessage(`no handler for ${type} v${version}`);
+  const parsed = schemaForEvent(type, version)?.safeParse(body);
+  if (!parsed?.success) {
+    const issue = parsed?.error.issues[0];
+    throw new PoisonMessage(
+      `schema: ${issue ? `${issue.path.join(".") || "(root)"} ${issue.message}` : "invalid"}`,
+    );
+  }
+  const event = parsed.data as UserRegisteredV1;
+  if (event.id !== eventId) throw new PoisonMessage("event id differs from the signed id");
+  return event;
+}
+
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
+}
+
+/** Tier label for logs: which retry step this failure schedules, or the DLQ after the last one. */
+function tierOf(topology: QueueTopology, attempt: number): string {
+  return attempt >= topology.maxReceiveCount
+    ? "dlq"
+    : `${Math.min(attempt, topology.retryTiersSeconds.length)}`;
+}
+
+/**
+ * The SQS-triggered consumer: verify, validate, `provisionWallet` (idempotent), with partial
+ * batch responses (Powertools BatchProcessor). Poison goes to the DLQ now and is reported as
+ * processed (so SQS deletes it from the queue); a transient failure gets the visibility of its
+ * retry tier and is reported as a batch item failure, and SQS's redrive takes it to the DLQ
+ * after the last tier.
+ */
+export function createWalletProvisionerHandler(
+  env: Env,
+  overrides: WalletProvisionerOverrides = {},
+): WalletProvisionerHandler {
+  const config = loadMessagingConfig(env);
+  const deadLetterQueueUrl = requireDeadLetterQueueUrl(config, "the wallet provisioner");
+  const logger =
+    overrides.logger ?? createLogger({ level: config.logLevel, bindings: { service: "wallet-provisioner" } });
+  const database = overrides.database ?? createDatabase(databaseConfigFromEnv("WALLET", env));
+  const sqs = overrides.sqs ?? createSqsClient(config);
+  const keys = { [config.signing.keyId]: config.signing.key };
+  const { topology } = config;
+
+  async function deadLetter(record: SQSRecord, reason: string): Promise<void> {
+    // Only the contract's attributes travel: a forged message may carry ten of its own, and the
+    // reason must still fit under SQS's limit of ten.
+    const kept: Record<string, MessageAttributeValue> = {};
+    for (const name of Object.values(EventAttribute)) {
+      const value = attribute(record, name);
+      if (value !== undefined && name !== EventAttribute.dlqReason) kept[name] = stringAttribute(value);
+    }
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: deadLetterQueueUrl,
+        MessageBody: record.body,
+        MessageAttributes: { ...kept, [EventAttribute.dlqReason]: stringAttribute(reason.slice(0, 256)) },
+      }),
+    );
+  }
+
+  async function handleRecord(record: SQSRecord): Promise<void> {
+    const attempt = Number(record.attributes?.ApproximateReceiveCount ?? "1") || 1;
+    const fields = {
+      eventId: attribute(record, EventAttribute.eventId) ?? null,
+      correlationId: attribute(record, EventAttribute.correlationId) ?? null,
+      messageId: record.messageId,
+      attempt,
+    };
+    await withLogContext(fields, async () => {
+      let event: UserRegisteredV1;
+      try {
+        event = readEvent(record, keys);
+      } catch (error) {
+        if (!(error instanceof PoisonMessage)) throw error;
+        // If the DLQ itself is unreachable this throws: the message is then retried like any
+        // transient failure rather than deleted unrecorded.
+        await deadLetter(record, error.reason);
+        logger.warn("poison message moved to the DLQ", { reason: error.reason, tier: "dlq" });
+        return;
+      }
+      try {
+        const { created } = await withLogContext({ correlationId: event.correlationId }, () =>
+          provisionWallet(database.db, event.data.userId),
+        );
+        withLogContext({ correlationId: event.correlationId }, () =>
+          logger.info(created ? "wallet provisioned" : "wallet already provisioned", {
+            userId: event.data.userId,
+          }),
+        );
+      } catch (error) {
+        const delay = retryDelayFor(topology, attempt);
+        const tier = tierOf(topology, attempt);
+        try {
+          await sqs.send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: config.queueUrl,
+              ReceiptHandle: record.receiptHandle,
+              VisibilityTimeout: delay,
+            }),
+          );
+        } catch (visibilityError) {
+          // The queue's own visibility timeout then applies: a slower retry, never a lost one.
+          logger.error("could not set the retry delay", { reason: describeError(visibilityError), tier });
+        }
+        withLogContext({ correlationId: event.correlationId }, () =>
+          logger.warn(
+            tier === "dlq"
+              ? "provisioning failed on the last attempt; SQS moves it to the DLQ"
+              : "provisioning failed; retrying",
+            { reason: describeError(error), tier, retryInSeconds: delay },
+          ),
+        );
+        throw error;
+      }
+    });
+  }
+
+  return async (event, context) => {
+    const processor = new BatchProcessor(EventType.SQS);
+    return processPartialResponse(event, handleRecord, processor, {
+      ...(context ? { context } : {}),
+      // Every record failing is still a partial response: the event source must keep the
+      // per-message visibility each failure set rather than retry the batch as a whole.
+      throwOnFullBatchFailure: false,
+      processInParallel: true,
+    });
+  };
+}
