@@ -1,0 +1,4 @@
+import { createWalletLambdaHandler } from "@platform/wallet";
+import { lambdaEnv } from "./_shared/aws-env";
+
+export const handler = createWalletLambdaHandler(lambdaEnv());

@@ -1,0 +1,5 @@
+import { migrateWalletDatabase } from "@platform/wallet";
+import { lambdaEnv } from "./_shared/aws-env";
+
+/** Invoked by the deployment after each `sst deploy`; returns how many migrations it applied. */
+export const handler = async () => migrateWalletDatabase(lambdaEnv());

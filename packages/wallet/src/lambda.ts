@@ -1,0 +1,7 @@
+import { type ApiGatewayV2Handler, apiGatewayV2Handler, type Env } from "@platform/core";
+import { createWalletRuntime } from "./runtime";
+
+/** API Gateway HTTP API (payload 2.0) handler; built once per container, outside the handler. */
+export function createWalletLambdaHandler(env: Env): ApiGatewayV2Handler {
+  return apiGatewayV2Handler(createWalletRuntime(env).app as never);
+}

@@ -1,0 +1,74 @@
+import { fileURLToPath } from "node:url";
+import {
+  createHttpApp,
+  createLogger,
+  createTokenService,
+  type Env,
+  type Logger,
+  mountHealth,
+} from "@platform/core";
+import { createDatabase, type DatabaseHandle, databaseConfigFromEnv, migrateDatabase } from "@platform/db";
+import { loadWalletConfig, loadWalletServiceConfig } from "./config";
+import { createCursorCodec } from "./cursor";
+import { createWalletRepository } from "./repository";
+import { mountWalletRoutes } from "./routes";
+import { createWalletService } from "./service";
+
+export const walletMigrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
+
+export interface WalletRuntimeOverrides {
+  logger?: Logger;
+  /** An open handle (embedded runtime, tests); the runtime then neither reads nor closes one. */
+  database?: DatabaseHandle;
+  /** Default for WALLET_DATABASE_URL when the environment has none (the embedded runtime's). */
+  defaultDatabaseUrl?: string;
+}
+
+/** Everything the wallet API needs, wired once per process (or Lambda container). */
+export function createWalletRuntime(env: Env, overrides: WalletRuntimeOverrides = {}) {
+  const config = overrides.database
+    ? loadWalletServiceConfig(env)
+    : loadWalletConfig(env, overrides.defaultDatabaseUrl);
+  const logger =
+    overrides.logger ?? createLogger({ level: config.logLevel, bindings: { service: "wallet" } });
+  const database =
+    overrides.database ?? createDatabase(loadWalletConfig(env, overrides.defaultDatabaseUrl).database);
+  const tokens = createTokenService(config.jwt);
+  const service = createWalletService({
+    repository: createWalletRepository(database.db),
+    cursors: createCursorCodec(config.cursorKey),
+    logger,
+    readyRetrySeconds: config.readyRetrySeconds,
+  });
+
+  const { app, mountDocs } = createHttpApp({
+    title: "Wallet API",
+    version: "1.0.0",
+    description:
+      "Credits, debits (idempotent, one database round trip each), balance and history. Every route answers 503 with Retry-After until the wallet is provisioned.",
+    logger,
+  });
+  mountWalletRoutes(app, service, tokens);
+  mountHealth(app, { database: database.ping }, logger);
+  mountDocs();
+
+  return {
+    app,
+    config,
+    database,
+    logger,
+    close: () => (overrides.database ? Promise.resolve() : database.close()),
+  };
+}
+
+export type WalletRuntime = ReturnType<typeof createWalletRuntime>;
+
+/** Applies the wallet migrations (migrator Lambda, embedded runtime, tests). */
+export async function migrateWalletDatabase(env: Env): Promise<{ applied: number }> {
+  const database = createDatabase(databaseConfigFromEnv("WALLET", env));
+  try {
+    return await migrateDatabase(database.db, env.WALLET_MIGRATIONS_DIR ?? walletMigrationsFolder);
+  } finally {
+    await database.close();
+  }
+}
