@@ -10,13 +10,15 @@ import type { Database } from "./types";
  */
 export async function migrateDatabase(db: Database, migrationsFolder: string): Promise<{ applied: number }> {
   const migrations = readMigrationFiles({ migrationsFolder });
-  await db.execute(sql`create schema if not exists drizzle`);
-  await db.execute(
-    sql`create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`,
-  );
   let applied = 0;
   await db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(7218734623)`);
+    // Under the lock: two concurrent `create ... if not exists` can both fail on the catalog's
+    // unique index (23505), so the bookkeeping table is created by one migrator at a time too.
+    await tx.execute(sql`create schema if not exists drizzle`);
+    await tx.execute(
+      sql`create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`,
+    );
     const [last] = await queryRows<{ created_at: string }>(
       tx,
       sql`select created_at::text as created_at from drizzle.__drizzle_migrations order by created_at desc limit 1`,
