@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { createDataApiEmulator, type DataApiEmulator } from "@platform/data-api-emulator";
 import { createDatabase, type DatabaseConfig, type DatabaseHandle, migrateDatabase } from "@platform/db";
 import pg from "pg";
-import { inject } from "vitest";
+import { afterAll, inject } from "vitest";
 
 export type DriverName = DatabaseConfig["driver"];
 
@@ -23,6 +24,23 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+let emulator: Promise<DataApiEmulator> | undefined;
+
+/** One Data API emulator per test file, in front of the run's PostgreSQL server. */
+function dataApiEmulator(): Promise<DataApiEmulator> {
+  emulator ??= createDataApiEmulator({ postgresUrl: inject("postgresAdminUrl"), poolMax: 20 });
+  return emulator;
+}
+
+/** Stops what the drivers started for this file (the emulator); registered below for every file. */
+export async function closeDriverResources(): Promise<void> {
+  const running = emulator;
+  emulator = undefined;
+  if (running) await (await running).close();
+}
+
+afterAll(closeDriverResources);
+
 async function admin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: inject("postgresAdminUrl") });
   await client.connect();
@@ -38,8 +56,18 @@ export async function createTestDatabase(prefix: string, migrationsFolder?: stri
   const name = `${prefix}_${randomBytes(4).toString("hex")}`;
   await admin((client) => client.query(`create database "${name}"`));
   const url = inject("postgresAdminUrl").replace(/\/postgres$/, `/${name}`);
+  const { endpoint } = await dataApiEmulator();
   const open: TestDatabase["open"] = (options = {}) => {
-    const config: DatabaseConfig = { driver: "pg", url, poolMax: options.poolMax ?? 10 };
+    const config: DatabaseConfig =
+      options.driver === "data-api"
+        ? {
+            driver: "data-api",
+            resourceArn: "arn:aws:rds:us-east-1:123456789012:cluster:test",
+            secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:test",
+            database: name,
+            endpoint,
+          }
+        : { driver: "pg", url, poolMax: options.poolMax ?? 10 };
     return createDatabase(config, options.onStatement ? { onStatement: options.onStatement } : {});
   };
   if (migrationsFolder) {

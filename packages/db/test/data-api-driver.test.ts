@@ -1,0 +1,226 @@
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createDataApiEmulator, type DataApiEmulator } from "@platform/data-api-emulator";
+import { eq, sql } from "drizzle-orm";
+import { bigint, boolean, jsonb, numeric, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { createTestDatabase, type DriverName, type TestDatabase } from "../../../test/support/database";
+import {
+  createDatabase,
+  type DatabaseHandle,
+  isoTimestamp,
+  migrateDatabase,
+  queryRows,
+  toSafeInteger,
+} from "../src";
+
+const migrations = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/migrations");
+
+const account = pgTable("account", {
+  id: uuid("id").primaryKey(),
+  name: text("name").notNull(),
+  balance: bigint("balance", { mode: "number" }).notNull().default(0),
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  profile: jsonb("profile").$type<{ tier: string; tags: string[] }>(),
+  rate: numeric("rate", { precision: 10, scale: 4 }),
+  active: boolean("active").notNull().default(true),
+});
+
+const drivers: DriverName[] = ["pg", "data-api"];
+const handles: DatabaseHandle[] = [];
+let database: TestDatabase;
+
+function open(driver: DriverName, onStatement?: (sql: string) => void): DatabaseHandle {
+  const handle = database.open(onStatement ? { driver, onStatement } : { driver });
+  handles.push(handle);
+  return handle;
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase("dataapi");
+});
+
+afterAll(async () => {
+  await Promise.all(handles.map((handle) => handle.close()));
+  await database.drop();
+});
+
+describe("migrateDatabase under the Data API driver", () => {
+  it("applies pending migrations once, serialising concurrent migrators", async () => {
+    const target = await createTestDatabase("dataapi_migrate");
+    const viaDataApi = target.open({ driver: "data-api" });
+    const viaPg = target.open({ driver: "pg" });
+    try {
+      const results = await Promise.all([
+        migrateDatabase(viaDataApi.db, migrations),
+        migrateDatabase(viaPg.db, migrations),
+      ]);
+      expect(results.map((result) => result.applied).sort()).toEqual([0, 2]);
+      expect(await migrateDatabase(viaDataApi.db, migrations)).toEqual({ applied: 0 });
+      const columns = await queryRows<{ column_name: string }>(
+        viaDataApi.db,
+        sql`select column_name from information_schema.columns where table_name = 'account' order by column_name`,
+      );
+      expect(columns.map((column) => column.column_name)).toEqual([
+        "active",
+        "balance",
+        "created_at",
+        "id",
+        "name",
+        "profile",
+        "rate",
+      ]);
+    } finally {
+      await viaDataApi.close();
+      await viaPg.close();
+      await target.drop();
+    }
+  });
+});
+
+describe.each(drivers)("drizzle over %s", (driver) => {
+  beforeAll(async () => {
+    const handle = open("data-api");
+    await migrateDatabase(handle.db, migrations);
+  });
+
+  afterEach(() => {
+    process.env.TZ = "UTC";
+  });
+
+  it("round-trips rows through the query builder, reading timestamps as UTC", async () => {
+    // A zone far from UTC: a driver reading zone-less text as local time would shift by hours.
+    process.env.TZ = "America/Sao_Paulo";
+    const { db } = open(driver);
+    const id = randomUUID();
+    const createdAt = new Date("2024-05-01T10:00:00.123Z");
+    const [inserted] = await db
+      .insert(account)
+      .values({
+        id,
+        name: `qb-${driver}`,
+        balance: 1500,
+        createdAt,
+        profile: { tier: "gold", tags: ["a"] },
+        rate: "1.2500",
+      })
+      .returning();
+    expect(inserted).toEqual({
+      id,
+      name: `qb-${driver}`,
+      balance: 1500,
+      createdAt,
+      profile: { tier: "gold", tags: ["a"] },
+      rate: "1.2500",
+      active: true,
+    });
+
+    await db
+      .update(account)
+      .set({ balance: sql`${account.balance} + ${250}`, active: false })
+      .where(eq(account.id, id));
+    const [read] = await db.select().from(account).where(eq(account.id, id));
+    expect(read).toMatchObject({ balance: 1750, active: false, createdAt });
+
+    const deleted = await db.delete(account).where(eq(account.id, id)).returning({ id: account.id });
+    expect(deleted).toEqual([{ id }]);
+  });
+
+  it("rolls back a failed drizzle transaction", async () => {
+    const { db } = open(driver);
+    const id = randomUUID();
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.insert(account).values({ id, name: "doomed" });
+        await tx.execute(sql`select 1 / 0`);
+      }),
+    ).rejects.toThrow();
+    expect(await db.select().from(account).where(eq(account.id, id))).toEqual([]);
+  });
+});
+
+describe("raw SQL gives the same JS values under both drivers", () => {
+  it("queryRows with isoTimestamp, casts and toSafeInteger", async () => {
+    const setup = open("pg");
+    const id = randomUUID();
+    await setup.db.insert(account).values({
+      id,
+      name: "same",
+      balance: 9_007_199_254_740_991,
+      createdAt: new Date("2024-05-01T10:00:00.123456Z"),
+      profile: { tier: "x", tags: [] },
+    });
+    const statement = sql`
+      select a.id::text as id, a.name, a.balance, ${isoTimestamp(sql`a.created_at`)} as created_at,
+             a.profile::text as profile, a.active, a.rate
+      from account a where a.id = ${id}::uuid`;
+    const [viaPg] = await queryRows<Record<string, unknown>>(open("pg").db, statement);
+    const [viaDataApi] = await queryRows<Record<string, unknown>>(open("data-api").db, statement);
+    const normalise = (row: Record<string, unknown> | undefined) => ({
+      ...row,
+      balance: toSafeInteger(row?.balance, "balance"),
+    });
+    expect(normalise(viaDataApi)).toEqual(normalise(viaPg));
+    expect(normalise(viaDataApi)).toEqual({
+      id,
+      name: "same",
+      balance: 9_007_199_254_740_991,
+      created_at: "2024-05-01T10:00:00.123000Z",
+      profile: '{"tags": [], "tier": "x"}',
+      active: true,
+      rate: null,
+    });
+  });
+});
+
+describe("statement counter under the Data API driver", () => {
+  it("counts every command sent: statements and transaction control alike", async () => {
+    const seen: string[] = [];
+    const { db } = open("data-api", (statement) => seen.push(statement));
+    await db.select().from(account).limit(1);
+    expect(seen).toHaveLength(1);
+
+    seen.length = 0;
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`select 1`);
+      await tx.execute(sql`select 2`);
+    });
+    expect(seen).toEqual(["begin", "select 1", "select 2", "commit"]);
+
+    seen.length = 0;
+    await expect(db.transaction(async (tx) => tx.execute(sql`select 1 / 0`))).rejects.toThrow();
+    expect(seen).toEqual(["begin", "select 1 / 0", "rollback"]);
+  });
+});
+
+describe("a paused Aurora cluster", () => {
+  let emulator: DataApiEmulator;
+
+  beforeAll(async () => {
+    emulator = await createDataApiEmulator({ postgresUrl: inject("postgresAdminUrl") });
+  });
+
+  afterAll(async () => {
+    await emulator.close();
+  });
+
+  it("is waited for: DatabaseResumingException is retried until the cluster answers", async () => {
+    const seen: string[] = [];
+    const handle = createDatabase(
+      {
+        driver: "data-api",
+        resourceArn: "arn:aws:rds:us-east-1:123456789012:cluster:paused",
+        secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:paused",
+        database: database.name,
+        endpoint: emulator.endpoint,
+      },
+      { onStatement: (statement) => seen.push(statement) },
+    );
+    emulator.simulatePause(3);
+    await handle.ping();
+    // One command from the caller's point of view, however many attempts it took.
+    expect(seen).toEqual(["select 1"]);
+    await handle.close();
+  });
+});
