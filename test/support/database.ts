@@ -10,7 +10,7 @@ export type DriverName = DatabaseConfig["driver"];
  * The drivers every repository/integration suite runs under. Suites iterate over it with
  * `describe.each(DRIVERS)`, so adding a driver here puts the whole suite under it.
  */
-export const DRIVERS: DriverName[] = ["pg"];
+export const DRIVERS: DriverName[] = ["pg", "data-api"];
 
 export interface TestDatabase {
   name: string;
