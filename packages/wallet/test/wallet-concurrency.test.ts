@@ -5,7 +5,12 @@ import { createLogger } from "@platform/core";
 import type { DatabaseHandle } from "@platform/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
-import { createWalletRuntime, reconcileWallets, type WalletRuntime, walletMigrationsFolder } from "../src/index";
+import {
+  createWalletRuntime,
+  reconcileWallets,
+  type WalletRuntime,
+  walletMigrationsFolder,
+} from "../src/index";
 import { client, type EntryBody, newUser } from "./support";
 
 const silent = createLogger({ level: "silent" });
@@ -43,10 +48,14 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
 
   it("200 concurrent debits of 1 against a balance of 100: exactly 100 succeed, 100 get 409", async () => {
     const { auth } = await newUser(database.db);
-    expect((await api.post("/v1/transactions/credit", auth, { amountMinor: 100 }, randomUUID())).status).toBe(201);
+    expect((await api.post("/v1/transactions/credit", auth, { amountMinor: 100 }, randomUUID())).status).toBe(
+      201,
+    );
 
     const responses = await Promise.all(
-      Array.from({ length: 200 }, () => api.post("/v1/transactions/debit", auth, { amountMinor: 1 }, randomUUID())),
+      Array.from({ length: 200 }, () =>
+        api.post("/v1/transactions/debit", auth, { amountMinor: 1 }, randomUUID()),
+      ),
     );
     expect(statusCounts(responses.map((r) => r.status))).toEqual({ 201: 100, 409: 100 });
     const entries = (await Promise.all(
@@ -130,18 +139,22 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
     try {
       const http = client((path, init) => fetch(`${base}${path}`, init));
       const { auth } = await newUser(database.db);
-      expect((await http.post("/v1/transactions/credit", auth, { amountMinor: 30 }, randomUUID())).status).toBe(
-        201,
-      );
+      expect(
+        (await http.post("/v1/transactions/credit", auth, { amountMinor: 30 }, randomUUID())).status,
+      ).toBe(201);
       const responses = await Promise.all(
-        Array.from({ length: 60 }, () => http.post("/v1/transactions/debit", auth, { amountMinor: 1 }, randomUUID())),
+        Array.from({ length: 60 }, () =>
+          http.post("/v1/transactions/debit", auth, { amountMinor: 1 }, randomUUID()),
+        ),
       );
       expect(statusCounts(responses.map((r) => r.status))).toEqual({ 201: 30, 409: 30 });
       await Promise.all(responses.map((r) => r.arrayBuffer()));
       const balance = await http.get("/v1/balance", auth);
       expect(await balance.json()).toEqual({ balanceMinor: 0, currency: "USD" });
     } finally {
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        server.close((error) => (error ? reject(error) : resolve())),
+      );
     }
   });
 });

@@ -1,0 +1,136 @@
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { createLogger } from "@platform/core";
+import type { DatabaseHandle } from "@platform/db";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
+import { createWalletRuntime, provisionWallet, reconcileWallets, walletMigrationsFolder } from "../src/index";
+import { client, newUser } from "./support";
+
+const silent = createLogger({ level: "silent" });
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+
+describe.each(DRIVERS)("provisioning and reconciliation (%s)", (driver) => {
+  let testDb: TestDatabase;
+  let database: DatabaseHandle;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase("wallet_ops", walletMigrationsFolder);
+    database = testDb.open({ driver, poolMax: 20 });
+  });
+
+  afterAll(async () => {
+    await database?.close();
+    await testDb?.drop();
+  });
+
+  it("provisions a wallet once, in one statement, whatever the redeliveries", async () => {
+    const userId = randomUUID();
+    const counted: string[] = [];
+    const countedDb = testDb.open({ driver, onStatement: (text) => counted.push(text) });
+    try {
+      expect(await provisionWallet(countedDb.db, userId)).toEqual({ created: true });
+      expect(counted).toHaveLength(1);
+    } finally {
+      await countedDb.close();
+    }
+    expect(await provisionWallet(database.db, userId.toUpperCase())).toEqual({ created: false });
+  });
+
+  it("creates exactly one wallet when the same event is consumed concurrently", async () => {
+    const userId = randomUUID();
+    const results = await Promise.all(Array.from({ length: 20 }, () => provisionWallet(database.db, userId)));
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+  });
+
+  it("refuses a user id that is not a UUID before touching the database", async () => {
+    await expect(provisionWallet(database.db, "user-1")).rejects.toThrow(TypeError);
+  });
+
+  it("reports a wallet whose balance differs from its ledger, and only that one", async () => {
+    const runtime = createWalletRuntime({}, { database, logger: silent });
+    const api = client((p, init) => runtime.app.request(p, init));
+    const good = await newUser(database.db);
+    const bad = await newUser(database.db);
+    for (const { auth } of [good, bad]) {
+      expect(
+        (await api.post("/v1/transactions/credit", auth, { amountMinor: 40 }, randomUUID())).status,
+      ).toBe(201);
+      expect((await api.post("/v1/transactions/debit", auth, { amountMinor: 15 }, randomUUID())).status).toBe(
+        201,
+      );
+    }
+    expect((await reconcileWallets(database.db)).mismatches).toEqual([]);
+
+    await database.db.execute(
+      sql`update wallets set balance_minor = balance_minor + 5 where user_id = ${bad.userId}::uuid`,
+    );
+    const report = await reconcileWallets(database.db);
+    expect(report.checked).toBeGreaterThanOrEqual(2);
+    expect(report.mismatches).toEqual([{ userId: bad.userId, balanceMinor: "30", ledgerMinor: "25" }]);
+    await database.db.execute(
+      sql`update wallets set balance_minor = balance_minor - 5 where user_id = ${bad.userId}::uuid`,
+    );
+  });
+
+  it("never lets a balance go negative, even for a write that bypasses the service", async () => {
+    const { userId } = await newUser(database.db);
+    await expect(
+      database.db.execute(sql`update wallets set balance_minor = -1 where user_id = ${userId}::uuid`),
+    ).rejects.toThrow();
+  });
+});
+
+describe("npm run wallet:reconcile", () => {
+  let testDb: TestDatabase;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase("wallet_cli", walletMigrationsFolder);
+  });
+
+  afterAll(async () => {
+    await testDb?.drop();
+  });
+
+  const run = async (env: Record<string, string>) => {
+    try {
+      const { stdout } = await promisify(execFile)(
+        path.join(root, "node_modules/.bin/tsx"),
+        [path.join(root, "packages/wallet/src/cli/reconcile.ts")],
+        { cwd: root, env: { PATH: process.env.PATH ?? "", ...env } },
+      );
+      return { code: 0, stdout, stderr: "" };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  };
+
+  it("exits 0 with a clean report, 1 when a wallet is off, 2 when it cannot check", async () => {
+    const database = testDb.open();
+    const { userId } = await newUser(database.db);
+    try {
+      const clean = await run({ WALLET_DATABASE_URL: testDb.url });
+      expect(clean.code).toBe(0);
+      expect(JSON.parse(clean.stdout)).toEqual({ ok: true, checked: 1, mismatches: [] });
+
+      await database.db.execute(sql`update wallets set balance_minor = 9 where user_id = ${userId}::uuid`);
+      const off = await run({ WALLET_DATABASE_URL: testDb.url });
+      expect(off.code).toBe(1);
+      expect(JSON.parse(off.stdout)).toMatchObject({
+        ok: false,
+        mismatches: [{ userId, balanceMinor: "9", ledgerMinor: "0" }],
+      });
+    } finally {
+      await database.close();
+    }
+
+    const broken = await run({ WALLET_DATABASE_URL: "not a url" });
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain("WALLET_DATABASE_URL");
+  });
+});
