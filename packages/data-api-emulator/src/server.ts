@@ -323,6 +323,9 @@ export async function createDataApiEmulator(options: DataApiEmulatorOptions): Pr
   const server = createServer((request, response) => {
     void handle(request, response);
   });
+  // The SDK keeps connections alive; a server closing them sooner than the client expects makes
+  // a request race the close (ECONNRESET), so idle connections are kept longer, as AWS does.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());

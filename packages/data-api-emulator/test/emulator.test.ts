@@ -176,6 +176,27 @@ describe("ExecuteStatement", () => {
     ]);
   });
 
+  it("leaves a :name that is no parameter for PostgreSQL to reject", async () => {
+    const error = await failure(
+      run("select :missing /* :x /* nested */ :x */", [{ name: "x", value: { longValue: 1 } }]),
+    );
+    expect(error).toBeInstanceOf(DatabaseErrorException);
+    expect(error.message).toMatch(/syntax error.*SQLState: 42601$/s);
+  });
+
+  it("honours resultSetOptions for longs and decimals", async () => {
+    const result = await run(
+      "select 9007199254740993::int8 as big, 2.50::numeric as d, 3::numeric as i",
+      [],
+      {
+        resultSetOptions: { longReturnType: "STRING", decimalReturnType: "DOUBLE_OR_LONG" },
+      },
+    );
+    expect(result.records).toEqual([
+      [{ stringValue: "9007199254740993" }, { doubleValue: 2.5 }, { longValue: 3 }],
+    ]);
+  });
+
   it("formats records as JSON and describes columns on request", async () => {
     const result = await run(
       "select 1::int8 as n, 'a' as s, true as b, array[1,2]::int8[] as xs, array['p','q'] as ys, null::int as z",
