@@ -42,13 +42,22 @@ function toDeadLetter(message: Message): DeadLetter {
   };
 }
 
-async function receiveBatch(sqs: SQSClient, queueUrl: string, max: number, visibilitySeconds: number) {
+/** Long polling by default: a short poll on SQS samples only some servers and may miss letters. */
+const DEFAULT_WAIT_SECONDS = 1;
+
+async function receiveBatch(
+  sqs: SQSClient,
+  queueUrl: string,
+  max: number,
+  visibilitySeconds: number,
+  waitTimeSeconds: number,
+) {
   const { Messages } = await sqs.send(
     new ReceiveMessageCommand({
       QueueUrl: queueUrl,
       MaxNumberOfMessages: Math.min(10, max),
       VisibilityTimeout: visibilitySeconds,
-      WaitTimeSeconds: 1,
+      WaitTimeSeconds: waitTimeSeconds,
       MessageSystemAttributeNames: ["All"],
       MessageAttributeNames: ["All"],
     }),
@@ -76,13 +85,19 @@ export async function countDeadLetters(sqs: SQSClient, deadLetterQueueUrl: strin
 export async function listDeadLetters(
   sqs: SQSClient,
   deadLetterQueueUrl: string,
-  options: { limit?: number } = {},
+  options: { limit?: number; waitTimeSeconds?: number } = {},
 ): Promise<DeadLetter[]> {
   const limit = options.limit ?? 100;
   const seen = new Map<string, Message>();
   try {
     while (seen.size < limit) {
-      const batch = await receiveBatch(sqs, deadLetterQueueUrl, limit - seen.size, 60);
+      const batch = await receiveBatch(
+        sqs,
+        deadLetterQueueUrl,
+        limit - seen.size,
+        60,
+        options.waitTimeSeconds ?? DEFAULT_WAIT_SECONDS,
+      );
       if (batch.length === 0) break;
       for (const message of batch) if (message.MessageId) seen.set(message.MessageId, message);
     }
@@ -118,7 +133,13 @@ const UNSUPPORTED = new Set(["InvalidAction", "UnsupportedOperation", "UnknownOp
  */
 export async function redriveDeadLetters(
   sqs: SQSClient,
-  options: { queueUrl: string; deadLetterQueueUrl: string; max?: number; mode?: "auto" | "manual" },
+  options: {
+    queueUrl: string;
+    deadLetterQueueUrl: string;
+    max?: number;
+    mode?: "auto" | "manual";
+    waitTimeSeconds?: number;
+  },
 ): Promise<RedriveResult> {
   if ((options.mode ?? "auto") === "auto") {
     try {
@@ -139,6 +160,7 @@ export async function redriveDeadLetters(
     options.queueUrl,
     options.deadLetterQueueUrl,
     options.max ?? Number.POSITIVE_INFINITY,
+    options.waitTimeSeconds ?? DEFAULT_WAIT_SECONDS,
   );
 }
 
@@ -147,11 +169,12 @@ async function manualRedrive(
   queueUrl: string,
   deadLetterQueueUrl: string,
   max: number,
+  waitTimeSeconds: number,
 ): Promise<RedriveResult> {
   let moved = 0;
   let failed = 0;
   while (moved + failed < max) {
-    const batch = await receiveBatch(sqs, deadLetterQueueUrl, max - moved - failed, 60);
+    const batch = await receiveBatch(sqs, deadLetterQueueUrl, max - moved - failed, 60, waitTimeSeconds);
     if (batch.length === 0) break;
     const sent = await sqs.send(
       new SendMessageBatchCommand({

@@ -50,7 +50,7 @@ beforeEach(async () => {
   await drain(queues.sqs, queues.queueUrl);
 });
 
-interface OutboxState {
+type OutboxState = {
   id: string;
   status: string;
   attempts: number;
@@ -58,7 +58,7 @@ interface OutboxState {
   leased: boolean;
   sent: boolean;
   retry_in: number;
-}
+};
 
 async function insertEvent(
   options: { correlationId?: string | null; type?: string; version?: number; payload?: unknown } = {},
@@ -231,7 +231,7 @@ describe("outbox relay", () => {
           }
         }),
       );
-      expect(runs[0] + runs[1]).toBe(45);
+      expect((runs[0] ?? 0) + (runs[1] ?? 0)).toBe(45);
     } finally {
       await other.close();
     }

@@ -1,0 +1,355 @@
+import { randomUUID } from "node:crypto";
+import {
+  type MessageAttributeValue,
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from "@aws-sdk/client-sqs";
+import { createDatabase, type DatabaseHandle, queryRows } from "@platform/db";
+import type { SQSRecord } from "aws-lambda";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
+import {
+  buildUserRegisteredEvent,
+  createWalletProvisionerHandler,
+  type DeadLetter,
+  deliverOnce,
+  EventAttribute,
+  listDeadLetters,
+  redriveDeadLetters,
+  signEvent,
+  stringAttribute,
+  toSqsRecord,
+  verifyEventSignature,
+  type WalletProvisionerHandler,
+} from "../src/index";
+import {
+  captureLogger,
+  createTestQueues,
+  eventually,
+  startSqsEmulator,
+  type TestQueues,
+  WALLET_MIGRATIONS,
+} from "./support";
+
+const KEY = "ILIACHALLENGE_INTERNAL";
+
+let emulator: Awaited<ReturnType<typeof startSqsEmulator>>;
+let queues: TestQueues;
+let database: TestDatabase;
+let wallet: DatabaseHandle;
+let log: ReturnType<typeof captureLogger>;
+let handler: WalletProvisionerHandler;
+
+beforeAll(async () => {
+  emulator = await startSqsEmulator();
+  queues = await createTestQueues(emulator.endpoint, { RETRY_TIERS_SECONDS: "1,1,2" });
+  database = await createTestDatabase("provisioner", WALLET_MIGRATIONS);
+  wallet = database.open();
+});
+
+afterAll(async () => {
+  queues?.sqs.destroy();
+  await wallet?.close();
+  await database?.drop();
+  await emulator?.stop();
+});
+
+beforeEach(async () => {
+  log = captureLogger();
+  handler = createWalletProvisionerHandler(queues.env, {
+    database: wallet,
+    sqs: queues.sqs,
+    logger: log.logger,
+  });
+  // Every test starts from empty queues.
+  await queues.sqs.send(new PurgeQueueCommand({ QueueUrl: queues.queueUrl }));
+  await queues.sqs.send(new PurgeQueueCommand({ QueueUrl: queues.dlqUrl }));
+});
+
+function deliver(using: WalletProvisionerHandler = handler, waitTimeSeconds = 0) {
+  return deliverOnce({
+    sqs: queues.sqs,
+    queueUrl: queues.queueUrl,
+    queueArn: queues.queueArn,
+    region: queues.config.region,
+    handler: using,
+    batchSize: 10,
+    waitTimeSeconds,
+    timeoutSeconds: 30,
+  });
+}
+
+interface Forgery {
+  body?: (genuine: string) => string;
+  key?: string;
+  keyId?: string;
+  signedBody?: (genuine: string) => string;
+  drop?: string[];
+  timestamp?: Date;
+}
+
+/** Sends a `user.registered` event as the publisher would, or forged as described. */
+async function sendEvent(userId = randomUUID(), forgery: Forgery = {}) {
+  const event = buildUserRegisteredEvent({ userId, correlationId: "corr-42" });
+  const genuine = JSON.stringify(event);
+  const signedBody = forgery.signedBody?.(genuine) ?? genuine;
+  const body = forgery.body?.(signedBody) ?? signedBody;
+  const signature = signEvent({
+    id: event.id,
+    body: signedBody,
+    key: forgery.key ?? KEY,
+    keyId: forgery.keyId ?? "v1",
+    ...(forgery.timestamp ? { now: forgery.timestamp } : {}),
+  });
+  const attributes: Record<string, MessageAttributeValue> = {
+    [EventAttribute.signature]: stringAttribute(signature.signature),
+    [EventAttribute.signatureTimestamp]: stringAttribute(signature.timestamp),
+    [EventAttribute.keyId]: stringAttribute(signature.keyId),
+    [EventAttribute.eventId]: stringAttribute(event.id),
+    [EventAttribute.eventType]: stringAttribute("user.registered@1"),
+    [EventAttribute.correlationId]: stringAttribute("corr-42"),
+  };
+  for (const name of forgery.drop ?? []) delete attributes[name];
+  await queues.sqs.send(
+    new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: body, MessageAttributes: attributes }),
+  );
+  return { event, body };
+}
+
+async function walletsOf(userId: string): Promise<number> {
+  const [row] = await queryRows<{ n: number }>(
+    wallet.db,
+    sql`select count(*)::int as n from wallets where user_id = ${userId}::uuid`,
+  );
+  return Number(row?.n ?? 0);
+}
+
+async function queueIsEmpty(): Promise<boolean> {
+  const { Messages = [] } = await queues.sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, WaitTimeSeconds: 0, VisibilityTimeout: 0 }),
+  );
+  return Messages.length === 0;
+}
+
+describe("wallet provisioner", () => {
+  it("verifies, validates and provisions, then the event source deletes the message", async () => {
+    const userId = randomUUID();
+    const { event } = await sendEvent(userId);
+    expect(await deliver()).toEqual({ received: 1, deleted: 1, failed: 0 });
+    expect(await walletsOf(userId)).toBe(1);
+    expect(await queueIsEmpty()).toBe(true);
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({
+        message: "wallet provisioned",
+        eventId: event.id,
+        correlationId: "corr-42",
+        attempt: 1,
+      }),
+    );
+  });
+
+  it("turns duplicate deliveries of one event into one wallet", async () => {
+    const userId = randomUUID();
+    const { event, body } = await sendEvent(userId);
+    // The same signed message twice more, as an at-least-once queue may deliver it.
+    const resend = async () => {
+      const { Messages = [] } = await queues.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queues.queueUrl,
+          MessageAttributeNames: ["All"],
+          VisibilityTimeout: 0,
+        }),
+      );
+      const original = Messages[0];
+      expect(original?.Body).toBe(body);
+      await queues.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queues.queueUrl,
+          MessageBody: original?.Body,
+          MessageAttributes: original?.MessageAttributes,
+        }),
+      );
+    };
+    await resend();
+    await resend();
+    let delivered = 0;
+    while (delivered < 3) delivered += (await deliver()).deleted;
+    expect(await walletsOf(userId)).toBe(1);
+    const outcomes = log.lines.filter((line) => line.eventId === event.id).map((line) => line.message);
+    expect(outcomes.filter((m) => m === "wallet provisioned")).toHaveLength(1);
+    expect(outcomes.filter((m) => m === "wallet already provisioned")).toHaveLength(2);
+  });
+
+  const poison: [string, Forgery, RegExp][] = [
+    ["a forged signature (another key)", { key: "attacker-key" }, /bad signature: signature mismatch/],
+    ["a body changed after signing", { body: (b) => b.replace("corr-42", "corr-43") }, /signature mismatch/],
+    ["no signature", { drop: [EventAttribute.signature] }, /signature attributes missing/],
+    ["an unknown key id", { keyId: "v9" }, /unknown signing key id/],
+    ["a timestamp in the future", { timestamp: new Date(Date.now() + 3600_000) }, /timestamp in the future/],
+    ["a signed body that is not JSON", { signedBody: (b) => b.slice(0, -1) }, /body is not JSON/],
+    [
+      "a signed body that breaks the schema",
+      { signedBody: (b) => b.replace(/"data":\{"userId":"[^"]+"\}/, '"data":{}') },
+      /schema: data.userId/,
+    ],
+    [
+      "an unknown type",
+      { signedBody: (b) => b.replace('"user.registered"', '"user.deleted"') },
+      /unknown event type user.deleted/,
+    ],
+    [
+      "an unknown version",
+      { signedBody: (b) => b.replace('"version":1', '"version":2') },
+      /unknown event type user.registered v2/,
+    ],
+  ];
+
+  it.each(poison)(
+    "dead-letters %s at once, with the reason, and never applies it",
+    async (_name, forgery, reason) => {
+      const userId = randomUUID();
+      const { event } = await sendEvent(userId, forgery);
+      // Processed (dead-lettered), hence deleted from the main queue by the event source.
+      expect(await deliver()).toEqual({ received: 1, deleted: 1, failed: 0 });
+      expect(await walletsOf(userId)).toBe(0);
+      expect(await queueIsEmpty()).toBe(true);
+
+      const letters = await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 });
+      expect(letters).toHaveLength(1);
+      expect(letters[0]).toMatchObject<Partial<DeadLetter>>({
+        eventId: event.id,
+        correlationId: "corr-42",
+        eventType: "user.registered@1",
+        reason: expect.stringMatching(reason),
+      });
+      expect(log.lines).toContainEqual(
+        expect.objectContaining({
+          level: "warn",
+          eventId: event.id,
+          tier: "dlq",
+          reason: expect.stringMatching(reason),
+        }),
+      );
+      // Listing does not consume: the letter is still there for the next look.
+      expect(await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 })).toHaveLength(1);
+      // Redriven by a hasty operator, it is rejected again: poison never becomes a wallet.
+      await redriveDeadLetters(queues.sqs, {
+        queueUrl: queues.queueUrl,
+        deadLetterQueueUrl: queues.dlqUrl,
+        waitTimeSeconds: 0,
+      });
+      expect(await deliver()).toMatchObject({ received: 1, deleted: 1 });
+      expect(await walletsOf(userId)).toBe(0);
+      expect(await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 })).toMatchObject([
+        { eventId: event.id },
+      ]);
+    },
+  );
+
+  it("retries a transient failure at the tier delays, dead-letters it after the last tier, and a redrive applies it", async () => {
+    // The wallet database is unreachable for this consumer: every attempt fails transiently.
+    const unavailable = createDatabase({
+      driver: "pg",
+      url: database.url.replace(/\/[^/]+$/, "/no_such_database"),
+    });
+    const failing = createWalletProvisionerHandler(queues.env, {
+      database: unavailable,
+      sqs: queues.sqs,
+      logger: log.logger,
+    });
+    const userId = randomUUID();
+    const { event } = await sendEvent(userId);
+    const attempts: number[] = [];
+    try {
+      for (let attempt = 1; attempt <= 4; attempt++) {
+        await eventually(async () => ((await deliver(failing, 1)).failed === 1 ? true : undefined));
+        attempts.push(Date.now());
+      }
+      // The fifth receive finds the count exhausted: SQS's redrive moves it to the DLQ.
+      const letters = await eventually(async () => {
+        await deliver(failing, 1);
+        const found = await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 });
+        return found.length > 0 ? found : undefined;
+      });
+      expect(letters).toMatchObject([
+        { eventId: event.id, reason: expect.stringMatching(/retries exhausted/) },
+      ]);
+    } finally {
+      await unavailable.close();
+    }
+    const gaps = attempts.slice(1).map((at, i) => at - (attempts[i] as number));
+    // Tiers 1 s, 1 s, 2 s (RETRY_TIERS_SECONDS=1,1,2); a little slack for the emulator's timer.
+    expect(gaps[0]).toBeGreaterThanOrEqual(900);
+    expect(gaps[1]).toBeGreaterThanOrEqual(900);
+    expect(gaps[2]).toBeGreaterThanOrEqual(1900);
+    const failures = log.lines.filter((line) => line.eventId === event.id && line.level === "warn");
+    expect(failures.map((line) => [line.attempt, line.tier, line.retryInSeconds])).toEqual([
+      [1, "1", 1],
+      [2, "2", 1],
+      [3, "3", 2],
+      [4, "dlq", 0],
+    ]);
+    expect(
+      failures.every((line) => line.correlationId === "corr-42" && typeof line.reason === "string"),
+    ).toBe(true);
+    expect(await walletsOf(userId)).toBe(0);
+
+    expect(
+      await redriveDeadLetters(queues.sqs, {
+        queueUrl: queues.queueUrl,
+        deadLetterQueueUrl: queues.dlqUrl,
+        waitTimeSeconds: 0,
+      }),
+    ).toEqual({ mode: "manual", moved: 1, failed: 0 });
+    expect(await deliver(handler, 1)).toEqual({ received: 1, deleted: 1, failed: 0 });
+    expect(await walletsOf(userId)).toBe(1);
+    expect(await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 })).toHaveLength(0);
+  });
+
+  it("answers a mixed batch with exactly its transient failures as batch item failures", async () => {
+    const unavailable = createDatabase({
+      driver: "pg",
+      url: database.url.replace(/\/[^/]+$/, "/no_such_database"),
+    });
+    const failing = createWalletProvisionerHandler(queues.env, {
+      database: unavailable,
+      sqs: queues.sqs,
+      logger: log.logger,
+    });
+    try {
+      await sendEvent(randomUUID());
+      await sendEvent(randomUUID(), { key: "attacker-key" });
+      const { Messages = [] } = await queues.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queues.queueUrl,
+          MaxNumberOfMessages: 10,
+          MessageSystemAttributeNames: ["All"],
+          MessageAttributeNames: ["All"],
+        }),
+      );
+      expect(Messages).toHaveLength(2);
+      const records = Messages.map((message) => toSqsRecord(message, queues.queueArn, queues.config.region));
+      const genuine = records.find((record) => record.body.includes("corr-42") && !isForged(record));
+      const response = await failing({ Records: records });
+      expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: genuine?.messageId }] });
+    } finally {
+      await unavailable.close();
+    }
+    expect(await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 })).toHaveLength(1);
+  });
+});
+
+function isForged(record: SQSRecord): boolean {
+  return !verifyEventSignature(
+    {
+      id: record.messageAttributes[EventAttribute.eventId]?.stringValue as string,
+      body: record.body,
+      signature: record.messageAttributes[EventAttribute.signature]?.stringValue as string,
+      timestamp: record.messageAttributes[EventAttribute.signatureTimestamp]?.stringValue as string,
+      keyId: record.messageAttributes[EventAttribute.keyId]?.stringValue as string,
+    },
+    { v1: KEY },
+  ).ok;
+}
