@@ -1,43 +1,43 @@
 import type { Env } from "@platform/core";
 import { Resource } from "sst";
 
-/**
- * Builds the configuration record of a deployed function: the plain environment, plus the values
- * SST links carry (secrets, database and queue coordinates). Secrets therefore never sit in the
- * function's plain environment. Outside SST (LocalStack, the embedded runtime) nothing is linked
- * and the environment alone is used.
- */
-export function lambdaEnv(): Env {
-  const env: Env = { ...process.env };
-  const linked = (read: () => string | undefined): string | undefined => {
-    try {
-      return read();
-    } catch {
-      return undefined; // not linked to this function, or not running under SST
-    }
-  };
-  const resources = Resource as unknown as Record<string, Record<string, unknown> | undefined>;
-  const field = (name: string, key: string) =>
-    linked(() => {
-      const value = resources[name]?.[key];
-      return value === undefined || value === null ? undefined : String(value);
-    });
+/** Link properties as SST 4 exposes them (`Resource.<Name>.<property>`). */
+export type LinkedResources = Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>;
 
+/** Which variable each linked property fills; infra/functions.ts links by the same names. */
+export const LINKED_VARIABLES = {
+  JwtPrivateKey: { value: "JWT_PRIVATE_KEY" },
+  InternalKey: { value: "INTERNAL_JWT_PRIVATE_KEY" },
+  UserEvents: { url: "USER_EVENTS_QUEUE_URL" },
+  UserEventsDlq: { url: "USER_EVENTS_DLQ_URL" },
+} as const satisfies Record<string, Record<string, string>>;
+
+/** Aurora links: the Data API coordinates on AWS, a local PostgreSQL under `sst dev`. */
+export const LINKED_DATABASES = { USERS: "UsersDatabase", WALLET: "WalletDatabase" } as const;
+
+/**
+ * Builds the configuration record of a deployed function from its plain environment and the
+ * values SST links carry (secrets, database and queue coordinates), so secrets never sit in the
+ * function's plain environment. A variable already set in the environment wins. Outside SST
+ * (LocalStack, the embedded runtime) nothing is linked and the environment alone is used.
+ */
+export function buildLambdaEnv(source: Env, resources: LinkedResources): Env {
+  const env: Env = { ...source };
+  const field = (name: string, key: string): string | undefined => {
+    const value = resources[name]?.[key];
+    return value === undefined || value === null ? undefined : String(value);
+  };
   const set = (variable: string, value: string | undefined) => {
     if (value !== undefined && env[variable] === undefined) env[variable] = value;
   };
 
-  set("JWT_PRIVATE_KEY", field("JwtPrivateKey", "value"));
-  set("INTERNAL_JWT_PRIVATE_KEY", field("InternalKey", "value"));
-  set("USER_EVENTS_QUEUE_URL", field("UserEvents", "url"));
-  set("USER_EVENTS_DLQ_URL", field("UserEventsDlq", "url"));
+  for (const [name, properties] of Object.entries(LINKED_VARIABLES)) {
+    for (const [key, variable] of Object.entries(properties)) set(variable, field(name, key));
+  }
 
-  for (const [prefix, resource] of [
-    ["USERS", "UsersDatabase"],
-    ["WALLET", "WalletDatabase"],
-  ] as const) {
-    if (process.env.SST_DEV) {
-      // `sst dev` points the Aurora components at a local Postgres: connect with node-postgres.
+  for (const [prefix, resource] of Object.entries(LINKED_DATABASES)) {
+    if (source.SST_DEV) {
+      // `sst dev` points the Aurora components at a local PostgreSQL: connect with node-postgres.
       const host = field(resource, "host");
       if (host) {
         const user = encodeURIComponent(field(resource, "username") ?? "postgres");
@@ -55,4 +55,20 @@ export function lambdaEnv(): Env {
     }
   }
   return env;
+}
+
+/** Reads one linked resource; SST's `Resource` throws for names not linked to this function. */
+function linkedResource(name: string): Readonly<Record<string, unknown>> | undefined {
+  try {
+    return (Resource as unknown as LinkedResources)[name];
+  } catch {
+    return undefined; // not linked to this function, or not running under SST
+  }
+}
+
+/** The configuration of the running function: process.env plus its SST links. */
+export function lambdaEnv(): Env {
+  const names = [...Object.keys(LINKED_VARIABLES), ...Object.values(LINKED_DATABASES)];
+  const resources = Object.fromEntries(names.map((name) => [name, linkedResource(name)]));
+  return buildLambdaEnv(process.env, resources);
 }

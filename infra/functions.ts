@@ -1,0 +1,206 @@
+/**
+ * The deployment described as plain data: which functions exist, what each is linked to, how
+ * long it may run, what it reads from its plain environment, and the queue topology they share.
+ * The SST code in infra/ turns this into components; infra/topology.test.ts checks the invariants
+ * on the same data. It must stay free of SST globals (`sst`, `aws`, `$app`) so the test can import
+ * it without the SST runtime.
+ */
+import { buildTopology, type QueueTopology } from "../packages/messaging/src/topology";
+
+/** Names of the linkable resources; functions/_shared/aws-env.ts maps each to variables. */
+export type LinkName =
+  | "JwtPrivateKey"
+  | "InternalKey"
+  | "UsersDatabase"
+  | "WalletDatabase"
+  | "UserEvents"
+  | "UserEventsDlq";
+
+/** The only SQS actions a link grants; SST's own queue link would grant `sqs:*`. */
+export const QUEUE_LINK_ACTIONS: Readonly<Record<"UserEvents" | "UserEventsDlq", readonly string[]>> = {
+  // SendMessageBatch is authorised as sqs:SendMessage.
+  UserEvents: ["sqs:SendMessage"],
+  UserEventsDlq: ["sqs:SendMessage"],
+};
+
+export const RETRY_TIERS_SECONDS = [10, 30, 120] as const;
+export const CONSUMER_TIMEOUT_SECONDS = 30;
+export const CONSUMER_BATCH_SIZE = 10;
+
+/** The user-events queue, DLQ and consumer settings, named per app and stage. */
+export function userEventsTopology(prefix: string): QueueTopology {
+  return buildTopology({
+    prefix,
+    retryTiersSeconds: RETRY_TIERS_SECONDS,
+    consumerTimeoutSeconds: CONSUMER_TIMEOUT_SECONDS,
+    batchSize: CONSUMER_BATCH_SIZE,
+  });
+}
+
+export const RELAY_SCHEDULE = "rate(1 minute)";
+
+export interface FunctionSpec {
+  /** SST component name. */
+  name: string;
+  /** Entry file, relative to the repository root. */
+  entry: string;
+  /** SST handler string: `<entry without .ts>.<export>`. */
+  handler: string;
+  links: readonly LinkName[];
+  timeoutSeconds: number;
+  memoryMb: number;
+  /** Plain, non-secret settings. Secrets only ever arrive through links. */
+  environment: Readonly<Record<string, string>>;
+  /**
+   * Queue URLs passed as plain variables without a link: the consumer needs the main queue's URL
+   * to change message visibility, which its event source mapping already permits, and nothing more.
+   */
+  queueUrls?: Readonly<Record<string, "UserEvents" | "UserEventsDlq">>;
+  /** Files bundled next to the code, relative to the repository root and to the task root. */
+  copyFiles?: readonly { from: string; to: string }[];
+}
+
+function entry(file: string): Pick<FunctionSpec, "entry" | "handler"> {
+  return { entry: `functions/${file}.ts`, handler: `functions/${file}.handler` };
+}
+
+const OUTBOX_LEASE_SECONDS = 60;
+const RELAY_TIMEOUT_SECONDS = 30;
+// API Gateway HTTP APIs give up after 30 s; the function must answer (or fail) before that, with
+// room for a Data API call that waits for a paused cluster to resume.
+const API_TIMEOUT_SECONDS = 20;
+
+export interface Deployment {
+  topology: QueueTopology;
+  functions: {
+    usersApi: FunctionSpec;
+    walletApi: FunctionSpec;
+    outboxRelay: FunctionSpec;
+    walletProvisioner: FunctionSpec;
+    usersMigrator: FunctionSpec;
+    walletMigrator: FunctionSpec;
+  };
+}
+
+/**
+ * Links per function are exactly what its code reads at start (infra/topology.test.ts drops each
+ * link in turn and expects a configuration error). Every service process reads the shared settings
+ * (`loadCommonConfig`), which on AWS require both secrets; that is why the wallet API holds the
+ * internal key and the relay and provisioner hold the JWT key.
+ */
+export function describeDeployment(prefix: string): Deployment {
+  const topology = userEventsTopology(prefix);
+  const logging = { LOG_LEVEL: "info" };
+  // Every process that reads the messaging configuration rebuilds the topology from these, so
+  // the consumer's retry ladder is the one the queue's redrive policy was built for.
+  const messaging = {
+    RETRY_TIERS_SECONDS: topology.retryTiersSeconds.join(","),
+    USER_EVENTS_CONSUMER_TIMEOUT_SECONDS: String(topology.consumerTimeoutSeconds),
+    USER_EVENTS_CONSUMER_BATCH_SIZE: String(topology.batchSize),
+    OUTBOX_BATCH_SIZE: "10",
+    OUTBOX_LEASE_SECONDS: String(OUTBOX_LEASE_SECONDS),
+  };
+  return {
+    topology,
+    functions: {
+      usersApi: {
+        name: "UsersApi",
+        ...entry("users-api"),
+        // InternalKey signs the event published eagerly at registration; UserEvents receives it.
+        links: ["UsersDatabase", "JwtPrivateKey", "InternalKey", "UserEvents"],
+        timeoutSeconds: API_TIMEOUT_SECONDS,
+        // bcrypt is CPU-bound and Lambda's CPU share grows with memory.
+        memoryMb: 1024,
+        environment: { ...logging, ...messaging },
+      },
+      walletApi: {
+        name: "WalletApi",
+        ...entry("wallet-api"),
+        links: ["WalletDatabase", "JwtPrivateKey", "InternalKey"],
+        timeoutSeconds: API_TIMEOUT_SECONDS,
+        memoryMb: 512,
+        environment: { ...logging, WALLET_READY_RETRY_SECONDS: "2" },
+      },
+      outboxRelay: {
+        name: "OutboxRelay",
+        ...entry("outbox-relay"),
+        links: ["UsersDatabase", "UserEvents", "InternalKey", "JwtPrivateKey"],
+        timeoutSeconds: RELAY_TIMEOUT_SECONDS,
+        memoryMb: 256,
+        environment: { ...logging, ...messaging },
+      },
+      walletProvisioner: {
+        name: "WalletProvisioner",
+        ...entry("wallet-provisioner"),
+        // Poison messages are sent straight to the DLQ, hence the DLQ link.
+        links: ["WalletDatabase", "InternalKey", "UserEventsDlq", "JwtPrivateKey"],
+        timeoutSeconds: topology.consumerTimeoutSeconds,
+        memoryMb: 256,
+        environment: { ...logging, ...messaging },
+        queueUrls: { USER_EVENTS_QUEUE_URL: "UserEvents" },
+      },
+      usersMigrator: {
+        name: "UsersMigrator",
+        ...entry("users-migrator"),
+        links: ["UsersDatabase"],
+        // A paused cluster takes ~15 s to resume; a migration may then run for a while.
+        timeoutSeconds: 300,
+        memoryMb: 256,
+        environment: { ...logging, USERS_MIGRATIONS_DIR: "drizzle/users" },
+        copyFiles: [{ from: "packages/users/drizzle", to: "drizzle/users" }],
+      },
+      walletMigrator: {
+        name: "WalletMigrator",
+        ...entry("wallet-migrator"),
+        links: ["WalletDatabase"],
+        timeoutSeconds: 300,
+        memoryMb: 256,
+        environment: { ...logging, WALLET_MIGRATIONS_DIR: "drizzle/wallet" },
+        copyFiles: [{ from: "packages/wallet/drizzle", to: "drizzle/wallet" }],
+      },
+    },
+  };
+}
+
+/** Where the shared HTTP API sends each route. */
+export const API_ROUTES: readonly { route: string; target: "usersApi" | "walletApi" }[] = [
+  { route: "POST /v1/auth/{proxy+}", target: "usersApi" },
+  { route: "GET /v1/users/me", target: "usersApi" },
+  // One API, one root: the users service answers for the platform's health and documentation.
+  { route: "GET /health/{proxy+}", target: "usersApi" },
+  { route: "GET /docs", target: "usersApi" },
+  { route: "GET /openapi.json", target: "usersApi" },
+  { route: "GET /v1/transactions", target: "walletApi" },
+  { route: "POST /v1/transactions/{proxy+}", target: "walletApi" },
+  { route: "GET /v1/balance", target: "walletApi" },
+  { route: "GET /v1/wallet/status", target: "walletApi" },
+];
+
+/**
+ * Age of the oldest message above which the consumer is considered stuck: a healthy message is
+ * gone after its last retry tier plus one consumer timeout per delivery; a minute of slack keeps
+ * ordinary retries from paging anyone.
+ */
+export function oldestMessageAlarmSeconds(topology: QueueTopology): number {
+  const ladder = topology.retryTiersSeconds.reduce((sum, tier) => sum + tier, 0);
+  return ladder + topology.maxReceiveCount * topology.consumerTimeoutSeconds + 60;
+}
+
+export interface DatabaseScaling {
+  min: `${number} ACU`;
+  max: `${number} ACU`;
+  pauseAfter?: `${number} minutes`;
+}
+
+/**
+ * Production keeps a warm minimum; every other stage scales to zero (auto-pause) and pays the
+ * resume latency, which the Data API driver absorbs by retrying DatabaseResumingException.
+ */
+export function databaseScaling(stage: string): DatabaseScaling {
+  return stage === "production"
+    ? { min: "0.5 ACU", max: "4 ACU" }
+    : { min: "0 ACU", max: "2 ACU", pauseAfter: "10 minutes" };
+}
+
+/** The local PostgreSQL of `npm start` (embedded server), used by the Aurora components in `sst dev`. */
+export const DEV_DATABASE = { host: "localhost", port: 5433, username: "postgres", password: "postgres" };

@@ -1,0 +1,10 @@
+/**
+ * Set per stage with `npx sst secret set <Name> <value> --stage <stage>`. A deploy fails while one
+ * is unset; functions read them through their links, never from the plain environment.
+ */
+export function createSecrets() {
+  return {
+    jwtPrivateKey: new sst.Secret("JwtPrivateKey"),
+    internalKey: new sst.Secret("InternalKey"),
+  };
+}

@@ -1,0 +1,255 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError, type Env } from "@platform/core";
+import { databaseConfigFromEnv } from "@platform/db";
+import { loadMessagingConfig, requireDeadLetterQueueUrl, retryDelayFor } from "@platform/messaging";
+import { loadUsersConfig } from "@platform/users";
+import { loadWalletConfig } from "@platform/wallet";
+import { describe, expect, it } from "vitest";
+import {
+  buildLambdaEnv,
+  LINKED_DATABASES,
+  LINKED_VARIABLES,
+  type LinkedResources,
+} from "../functions/_shared/aws-env";
+import {
+  API_ROUTES,
+  type Deployment,
+  databaseScaling,
+  describeDeployment,
+  type FunctionSpec,
+  type LinkName,
+  oldestMessageAlarmSeconds,
+} from "./functions";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const { topology, functions } = describeDeployment("users-wallet-platform-ci");
+type FunctionKey = keyof Deployment["functions"];
+
+const REGION = "eu-west-1";
+const ACCOUNT = "123456789012";
+const queueUrl = (name: string) => `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`;
+const aurora = (database: string) => ({
+  clusterArn: `arn:aws:rds:${REGION}:${ACCOUNT}:cluster:${database}-cluster`,
+  secretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${database}-AbCdEf`,
+  database,
+  username: "postgres",
+  password: "generated",
+  host: `${database}.cluster-abc.${REGION}.rds.amazonaws.com`,
+  port: 5432,
+});
+
+/** What each link carries on AWS, shaped as SST's link properties. */
+const LINKED: Record<LinkName, Record<string, unknown>> = {
+  JwtPrivateKey: { value: "j".repeat(48) },
+  InternalKey: { value: "i".repeat(48) },
+  UsersDatabase: aurora("users"),
+  WalletDatabase: aurora("wallet"),
+  UserEvents: { url: queueUrl(topology.queueName) },
+  UserEventsDlq: { url: queueUrl(topology.deadLetterQueueName) },
+};
+
+/** The configuration each function reads when its container starts (what its code calls). */
+const STARTUP: Record<FunctionKey, (env: Env) => unknown> = {
+  // The users API publishes the registration event at once, so it reads the messaging settings.
+  usersApi: (env) => [loadUsersConfig(env), databaseConfigFromEnv("USERS", env), loadMessagingConfig(env)],
+  walletApi: (env) => loadWalletConfig(env),
+  outboxRelay: (env) => [loadMessagingConfig(env), databaseConfigFromEnv("USERS", env)],
+  walletProvisioner: (env) => {
+    const messaging = loadMessagingConfig(env);
+    return [
+      requireDeadLetterQueueUrl(messaging, "the wallet provisioner"),
+      databaseConfigFromEnv("WALLET", env),
+    ];
+  },
+  usersMigrator: (env) => databaseConfigFromEnv("USERS", env),
+  walletMigrator: (env) => databaseConfigFromEnv("WALLET", env),
+};
+
+/** The environment a deployed function sees: its plain variables, Lambda's own, and its links. */
+function deployedEnv(spec: FunctionSpec, links: readonly LinkName[] = spec.links): Env {
+  const plain: Env = {
+    ...spec.environment,
+    AWS_LAMBDA_FUNCTION_NAME: `users-wallet-platform-ci-${spec.name}`,
+    AWS_REGION: REGION,
+  };
+  for (const [variable, queue] of Object.entries(spec.queueUrls ?? {}))
+    plain[variable] = String(LINKED[queue].url);
+  const resources: LinkedResources = Object.fromEntries(links.map((name) => [name, LINKED[name]]));
+  return buildLambdaEnv(plain, resources);
+}
+
+const entries = Object.entries(functions) as [FunctionKey, FunctionSpec][];
+
+describe("user-events topology", () => {
+  it("redrives to the DLQ after the first delivery and one delivery per retry tier", () => {
+    expect(topology.maxReceiveCount).toBe(topology.retryTiersSeconds.length + 1);
+    // The consumer's ladder ends exactly where the redrive policy takes over.
+    expect(retryDelayFor(topology, topology.maxReceiveCount)).toBe(0);
+    expect(retryDelayFor(topology, topology.maxReceiveCount - 1)).toBe(topology.retryTiersSeconds.at(-1));
+  });
+
+  it("keeps the visibility timeout at least six times the consumer's timeout", () => {
+    expect(topology.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(
+      6 * functions.walletProvisioner.timeoutSeconds,
+    );
+  });
+
+  it("gives the consumer the topology's timeout and batch size", () => {
+    const consumer = functions.walletProvisioner;
+    expect(consumer.timeoutSeconds).toBe(topology.consumerTimeoutSeconds);
+    const config = loadMessagingConfig(deployedEnv(consumer));
+    expect(config.topology).toEqual({
+      ...topology,
+      queueName: "user-events",
+      deadLetterQueueName: "user-events-dlq",
+    });
+  });
+
+  it("keeps dead letters longer than the main queue keeps messages", () => {
+    // SQS keeps a message's original enqueue time when redriving it to a standard DLQ.
+    expect(topology.deadLetterRetentionSeconds).toBeGreaterThan(topology.messageRetentionSeconds);
+  });
+
+  it("alarms on the oldest message only once it has outlived the whole retry ladder", () => {
+    const ladder =
+      topology.retryTiersSeconds.reduce((sum, tier) => sum + tier, 0) +
+      topology.maxReceiveCount * topology.consumerTimeoutSeconds;
+    expect(oldestMessageAlarmSeconds(topology)).toBeGreaterThan(ladder);
+  });
+
+  it("names the queues per app and stage", () => {
+    expect(topology.queueName).toBe("users-wallet-platform-ci-user-events");
+    expect(topology.deadLetterQueueName).toBe("users-wallet-platform-ci-user-events-dlq");
+  });
+});
+
+describe("functions", () => {
+  it.each(entries)("%s: the entry file exists and the handler points at it", (_key, spec) => {
+    expect(existsSync(path.join(root, spec.entry))).toBe(true);
+    expect(spec.handler).toBe(`${spec.entry.replace(/\.ts$/, "")}.handler`);
+  });
+
+  it.each(entries)("%s: its links cover everything it reads at start (data-api on AWS)", (key, spec) => {
+    const env = deployedEnv(spec);
+    expect(() => STARTUP[key](env)).not.toThrow();
+    for (const [service, link] of Object.entries(LINKED_DATABASES)) {
+      if (!spec.links.includes(link)) continue;
+      expect(databaseConfigFromEnv(service as "USERS" | "WALLET", env)).toMatchObject({
+        driver: "data-api",
+        resourceArn: LINKED[link].clusterArn,
+        secretArn: LINKED[link].secretArn,
+        database: LINKED[link].database,
+      });
+    }
+  });
+
+  it.each(entries)("%s: every link is needed (least privilege)", (key, spec) => {
+    for (const dropped of spec.links) {
+      const env = deployedEnv(
+        spec,
+        spec.links.filter((name) => name !== dropped),
+      );
+      expect(() => STARTUP[key](env), `${spec.name} without ${dropped}`).toThrow(ConfigError);
+    }
+  });
+
+  it.each(entries)("%s: no secret or linked value sits in the plain environment", (_key, spec) => {
+    const linkedVariables = [
+      ...Object.values(LINKED_VARIABLES).flatMap((properties) => Object.values(properties)),
+      ...Object.keys(LINKED_DATABASES).flatMap((service) => [
+        `${service}_DB_CLUSTER_ARN`,
+        `${service}_DB_SECRET_ARN`,
+        `${service}_DATABASE_URL`,
+      ]),
+    ];
+    for (const variable of Object.keys(spec.environment)) {
+      expect(linkedVariables, variable).not.toContain(variable);
+      expect(variable).not.toMatch(/KEY|SECRET|PASSWORD|TOKEN/);
+    }
+  });
+
+  it.each(entries.filter(([, spec]) => spec.copyFiles))(
+    "%s: ships its migrations where *_MIGRATIONS_DIR points",
+    (_key, spec) => {
+      const [copy] = spec.copyFiles ?? [];
+      expect(copy).toBeDefined();
+      expect(existsSync(path.join(root, String(copy?.from), "meta", "_journal.json"))).toBe(true);
+      const variable = Object.keys(spec.environment).find((name) => name.endsWith("_MIGRATIONS_DIR"));
+      expect(variable && spec.environment[variable]).toBe(copy?.to);
+    },
+  );
+
+  it("runs the outbox relay for less time than a claimed row stays leased", () => {
+    const lease = Number(functions.outboxRelay.environment.OUTBOX_LEASE_SECONDS);
+    expect(lease).toBeGreaterThan(functions.outboxRelay.timeoutSeconds);
+  });
+
+  it("answers API requests before API Gateway's 30 s integration timeout", () => {
+    expect(functions.usersApi.timeoutSeconds).toBeLessThan(30);
+    expect(functions.walletApi.timeoutSeconds).toBeLessThan(30);
+  });
+
+  it("connects with node-postgres to the local PostgreSQL under sst dev", () => {
+    const env = buildLambdaEnv(
+      { SST_DEV: "true", AWS_LAMBDA_FUNCTION_NAME: "dev", AWS_REGION: REGION },
+      { UsersDatabase: { ...aurora("users"), host: "localhost", port: 5433, password: "postgres" } },
+    );
+    expect(databaseConfigFromEnv("USERS", env)).toMatchObject({
+      driver: "pg",
+      url: "postgres://postgres:postgres@localhost:5433/users",
+    });
+  });
+});
+
+describe("links", () => {
+  // `npm test` runs `npm run infra:install` first, which writes the platform sources read here.
+  const platform = path.join(root, ".sst/platform/src/components");
+  const linkProperties = (file: string) => {
+    const source = readFileSync(path.join(platform, file), "utf8");
+    const block = /getSSTLink\(\)\s*{\s*return\s*{\s*properties:\s*{([\s\S]*?)}/.exec(source)?.[1] ?? "";
+    return [...block.matchAll(/^\s*(\w+):/gm)].map((match) => match[1]);
+  };
+
+  it("reads the properties SST's Aurora and Secret links really carry", () => {
+    expect(linkProperties("aws/aurora.ts")).toEqual(
+      expect.arrayContaining(["clusterArn", "secretArn", "database", "host", "port", "username", "password"]),
+    );
+    expect(linkProperties("secret.ts")).toEqual(["value"]);
+  });
+});
+
+describe("HTTP API", () => {
+  const matches = (routeKey: string, method: string, requestPath: string) => {
+    const [routeMethod, routePath = ""] = routeKey.split(" ");
+    const pattern = new RegExp(`^${routePath.replace(/\{proxy\+\}/g, ".+").replace(/\{[^}]+\}/g, "[^/]+")}$`);
+    return routeMethod === method && pattern.test(requestPath);
+  };
+  const contract: [string, string, FunctionKey][] = [
+    ["POST", "/v1/auth/register", "usersApi"],
+    ["POST", "/v1/auth/login", "usersApi"],
+    ["GET", "/v1/users/me", "usersApi"],
+    ["GET", "/health/live", "usersApi"],
+    ["GET", "/health/ready", "usersApi"],
+    ["GET", "/docs", "usersApi"],
+    ["GET", "/openapi.json", "usersApi"],
+    ["POST", "/v1/transactions/credit", "walletApi"],
+    ["POST", "/v1/transactions/debit", "walletApi"],
+    ["GET", "/v1/transactions", "walletApi"],
+    ["GET", "/v1/balance", "walletApi"],
+    ["GET", "/v1/wallet/status", "walletApi"],
+  ];
+
+  it.each(contract)("%s %s reaches exactly one function: %s", (method, requestPath, target) => {
+    const routes = API_ROUTES.filter(({ route }) => matches(route, method, requestPath));
+    expect(routes.map((route) => route.target)).toEqual([target]);
+  });
+});
+
+describe("databases", () => {
+  it("keeps production warm and lets other stages pause", () => {
+    expect(databaseScaling("production")).toEqual({ min: "0.5 ACU", max: "4 ACU" });
+    expect(databaseScaling("dev")).toMatchObject({ min: "0 ACU", pauseAfter: "10 minutes" });
+  });
+});

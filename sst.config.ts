@@ -1,0 +1,61 @@
+/// <reference path="./.sst/platform/config.d.ts" />
+
+export default $config({
+  app(input) {
+    const production = input?.stage === "production";
+    return {
+      name: "users-wallet-platform",
+      home: "aws",
+      // Production keeps its databases and queues when the stage is removed, and refuses removal.
+      removal: production ? "retain" : "remove",
+      protect: production,
+      providers: { aws: "7.20.0" },
+    };
+  },
+  async run() {
+    // Imported here, not at the top: the SST globals (sst, aws, $app) exist only inside run().
+    const { describeDeployment } = await import("./infra/functions");
+    const { createNetwork } = await import("./infra/network");
+    const { createSecrets } = await import("./infra/secrets");
+    const { createDatabases } = await import("./infra/databases");
+    const { createQueues } = await import("./infra/queues");
+    const { functionArgs } = await import("./infra/lambda");
+    const { runOnDeploy } = await import("./infra/migrations");
+    const { createApi } = await import("./infra/api");
+    const { createOutboxRelay, subscribeWalletProvisioner } = await import("./infra/workers");
+    const { createAlarms } = await import("./infra/alarms");
+
+    const { topology, functions } = describeDeployment(`${$app.name}-${$app.stage}`);
+    const vpc = createNetwork();
+    const secrets = createSecrets();
+    const databases = createDatabases(vpc);
+    const queues = createQueues(topology);
+    const links = {
+      JwtPrivateKey: secrets.jwtPrivateKey,
+      InternalKey: secrets.internalKey,
+      UsersDatabase: databases.users,
+      WalletDatabase: databases.wallet,
+      ...queues.links,
+    };
+    const urls = { UserEvents: queues.queue.url, UserEventsDlq: queues.deadLetter.url };
+    const args = (spec: (typeof functions)[keyof typeof functions]) => functionArgs(spec, links, urls);
+
+    for (const spec of [functions.usersMigrator, functions.walletMigrator]) {
+      runOnDeploy(`${spec.name}Run`, new sst.aws.Function(spec.name, args(spec)));
+    }
+    const api = createApi({
+      usersApi: new sst.aws.Function(functions.usersApi.name, args(functions.usersApi)),
+      walletApi: new sst.aws.Function(functions.walletApi.name, args(functions.walletApi)),
+    });
+    createOutboxRelay(args(functions.outboxRelay));
+    subscribeWalletProvisioner(queues.queue, topology, args(functions.walletProvisioner));
+    const alarms = createAlarms(topology, queues);
+
+    return {
+      api: api.url,
+      userEventsQueue: queues.queue.url,
+      userEventsDlq: queues.deadLetter.url,
+      alarmsTopic: alarms.arn,
+    };
+  },
+});
