@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { RDSDataClient } from "@aws-sdk/client-rds-data";
 import { createDataApiEmulator, type DataApiEmulator } from "@platform/data-api-emulator";
 import { eq, sql } from "drizzle-orm";
 import { bigint, boolean, jsonb, numeric, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
@@ -191,6 +192,18 @@ describe("statement counter under the Data API driver", () => {
     seen.length = 0;
     await expect(db.transaction(async (tx) => tx.execute(sql`select 1 / 0`))).rejects.toThrow();
     expect(seen).toEqual(["begin", "select 1 / 0", "rollback"]);
+  });
+});
+
+describe("the RDS Data client", () => {
+  it("is created once per container and endpoint, and survives closing a handle", async () => {
+    const first = open("data-api");
+    const second = open("data-api");
+    const clientOf = (handle: DatabaseHandle) => (handle.db as unknown as { $client: unknown }).$client;
+    expect(clientOf(first)).toBeInstanceOf(RDSDataClient);
+    expect(clientOf(first)).toBe(clientOf(second));
+    await first.close();
+    await second.ping();
   });
 });
 
