@@ -140,6 +140,8 @@ const balanceRoute = createRoute({
   },
 });
 
+const LIMIT_RANGE = "must be an integer from 1 to 100";
+
 const historyRoute = createRoute({
   method: "get",
   path: "/v1/transactions",
@@ -148,12 +150,14 @@ const historyRoute = createRoute({
   security: [{ bearerAuth: [] }],
   request: {
     query: z.object({
-      limit: z.coerce
-        .number({ error: "must be an integer from 1 to 100" })
-        .int({ error: "must be an integer from 1 to 100" })
-        .min(1, { error: "must be an integer from 1 to 100" })
-        .max(100, { error: "must be an integer from 1 to 100" })
-        .default(20),
+      // Digits only: `1e1` or ` 5` are not what a client meant to send.
+      limit: z
+        .string()
+        .regex(/^[0-9]{1,3}$/, { error: LIMIT_RANGE })
+        .transform(Number)
+        .pipe(z.int().min(1, { error: LIMIT_RANGE }).max(100, { error: LIMIT_RANGE }))
+        .optional()
+        .openapi({ type: "integer", minimum: 1, maximum: 100, default: 20 }),
       cursor: z
         .string()
         .max(512, { error: "is not a cursor issued for this wallet" })
@@ -258,7 +262,7 @@ export function mountWalletRoutes(app: OpenAPIHono<WalletEnv>, service: WalletSe
 
   app.openapi(historyRoute, async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    return c.json(await service.history(userOf(c), limit, cursor), 200);
+    return c.json(await service.history(userOf(c), limit ?? 20, cursor), 200);
   });
 
   app.openapi(statusRoute, async (c) => c.json(await service.status(userOf(c)), 200));

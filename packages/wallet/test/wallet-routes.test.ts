@@ -353,7 +353,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
       ).toBe(200);
     });
 
-    it.each(["0", "101", "-1", "abc", "1.5", ""])(
+    it.each(["0", "101", "-1", "abc", "1.5", "", "1e1", "%205", "0010"])(
       "rejects limit=%s with 400 naming query.limit",
       async (limit) => {
         const { auth } = await newUser(database.db);
