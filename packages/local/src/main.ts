@@ -27,6 +27,7 @@ async function main() {
       `  users API   ${runtime.usersUrl}   docs: ${runtime.usersUrl}/docs`,
       `  wallet API  ${runtime.walletUrl}   docs: ${runtime.walletUrl}/docs`,
       ...(runtime.postgres ? [`  PostgreSQL  ${runtime.postgres.url("<users|wallet>")}`] : []),
+      `  SQS         ${runtime.sqs.queueUrl}   (DLQ ${runtime.sqs.dlqUrl})`,
       "Press Ctrl+C to stop.",
       "",
     ].join("\n"),

@@ -2,13 +2,17 @@ import path from "node:path";
 import { createLogger, type Env, type Logger, loadCommonConfig } from "@platform/core";
 import { createDatabase, databaseConfigFromEnv, migrateDatabase } from "@platform/db";
 import { type EmbeddedPostgresServer, startEmbeddedPostgres } from "@platform/db/embedded";
+import { loadMessagingConfig } from "@platform/messaging";
 import { createUsersRuntime, loadUsersConfig, usersMigrationsFolder } from "@platform/users";
+import { createWalletRuntime, loadWalletServiceConfig, walletMigrationsFolder } from "@platform/wallet";
 import { loadLocalConfig } from "./config";
 import { listen, type RunningServer } from "./http";
+import { startLocalMessaging } from "./messaging";
 
 export interface LocalRuntime {
   usersUrl: string;
   walletUrl: string;
+  sqs: { endpoint: string; queueUrl: string; dlqUrl: string };
   /** The embedded PostgreSQL server, when one was started. */
   postgres?: { port: number; url(database: string): string };
   stop(): Promise<void>;
@@ -16,13 +20,17 @@ export interface LocalRuntime {
 
 /**
  * The whole platform on one machine without Docker or an AWS account: a real PostgreSQL server
- * (one database per service), the same Hono apps the Lambdas run, served by Node.
+ * (one database per service), the same Hono apps the Lambdas run, served by Node, and an SQS
+ * emulator with the outbox relay and the real wallet-provisioner handler behind it.
  */
 export async function startLocalRuntime(env: Env, options: { logger?: Logger } = {}): Promise<LocalRuntime> {
   const config = loadLocalConfig(env);
   // Validate every service's settings before anything starts, so a typo stops start-up at once
   // instead of after PostgreSQL has been initialised.
   loadUsersConfig(env);
+  loadWalletServiceConfig(env);
+  // The queue URL is only known once the emulator runs; everything else is checked now.
+  loadMessagingConfig({ USER_EVENTS_QUEUE_URL: "http://127.0.0.1/user-events", ...env });
   const logger =
     options.logger ?? createLogger({ level: loadCommonConfig(env).logLevel, bindings: { service: "local" } });
   const cleanup: (() => Promise<void>)[] = [];
@@ -53,10 +61,29 @@ export async function startLocalRuntime(env: Env, options: { logger?: Logger } =
     const usersDatabase = createDatabase(databaseConfigFromEnv("USERS", serviceEnv, postgres?.url("users")));
     cleanup.push(() => usersDatabase.close());
     await migrateDatabase(usersDatabase.db, usersMigrationsFolder);
+    // Its own database: the wallet never reads the users database, events are the only link.
+    const walletDatabase = createDatabase(
+      databaseConfigFromEnv("WALLET", serviceEnv, postgres?.url("wallet")),
+    );
+    cleanup.push(() => walletDatabase.close());
+    await migrateDatabase(walletDatabase.db, walletMigrationsFolder);
+
+    const messaging = await startLocalMessaging({
+      env: serviceEnv,
+      usersDatabase,
+      walletDatabase,
+      logger: logger.child({ component: "messaging" }),
+    });
+    cleanup.push(() => messaging.stop());
 
     const users = createUsersRuntime(serviceEnv, {
       database: usersDatabase,
+      publisher: messaging.publisher,
       logger: logger.child({ service: "users" }),
+    });
+    const wallet = createWalletRuntime(serviceEnv, {
+      database: walletDatabase,
+      logger: logger.child({ service: "wallet" }),
     });
 
     const servers: RunningServer[] = [];
@@ -65,10 +92,13 @@ export async function startLocalRuntime(env: Env, options: { logger?: Logger } =
     });
     const usersServer = await listen(users.app.fetch, config.usersPort, config.host);
     servers.push(usersServer);
+    const walletServer = await listen(wallet.app.fetch, config.walletPort, config.host);
+    servers.push(walletServer);
 
     return {
       usersUrl: usersServer.url,
-      walletUrl: "",
+      walletUrl: walletServer.url,
+      sqs: { endpoint: messaging.sqsEndpoint, queueUrl: messaging.queueUrl, dlqUrl: messaging.dlqUrl },
       ...(postgres ? { postgres: { port: postgres.port, url: postgres.url } } : {}),
       stop,
     };
