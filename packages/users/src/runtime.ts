@@ -8,6 +8,9 @@ import {
   mountHealth,
 } from "@platform/core";
 import { createDatabase, type DatabaseHandle, databaseConfigFromEnv, migrateDatabase } from "@platform/db";
+import { loadMessagingConfig } from "@platform/messaging/config";
+import { createOutboxPublisher } from "@platform/messaging/publisher";
+import { createSqsClient } from "@platform/messaging/sqs";
 import { loadUsersConfig } from "./config";
 import { createPasswordHasher } from "./passwords";
 import { createUsersRepository } from "./repository";
@@ -15,6 +18,26 @@ import { mountUsersRoutes } from "./routes";
 import { createUsersService, type EventPublisher } from "./service";
 
 export const usersMigrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
+
+/**
+ * On AWS (and wherever USER_EVENTS_QUEUE_URL is set) registration publishes its event at once;
+ * the relay only sweeps what this misses. Without a queue the relay alone sends the rows.
+ */
+function publisherFromEnv(env: Env, database: DatabaseHandle, logger: Logger): EventPublisher | undefined {
+  if (!env.USER_EVENTS_QUEUE_URL) return undefined;
+  const config = loadMessagingConfig(env);
+  return createOutboxPublisher({
+    db: database.db,
+    sqs: createSqsClient(config),
+    queueUrl: config.queueUrl,
+    signingKey: config.signing.key,
+    keyId: config.signing.keyId,
+    logger: logger.child({ component: "outbox" }),
+    leaseSeconds: config.outbox.leaseSeconds,
+    batchSize: config.outbox.batchSize,
+    backoff: { baseSeconds: config.outbox.backoffBaseSeconds, maxSeconds: config.outbox.backoffMaxSeconds },
+  });
+}
 
 export interface UsersRuntimeOverrides {
   logger?: Logger;
@@ -31,6 +54,7 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
   const database =
     overrides.database ?? createDatabase(databaseConfigFromEnv("USERS", env, overrides.defaultDatabaseUrl));
   const tokens = createTokenService(config.jwt);
+  const publisher = overrides.publisher ?? publisherFromEnv(env, database, logger);
   const service = createUsersService({
     repository: createUsersRepository(database.db),
     passwords: createPasswordHasher(config.bcryptCost),
@@ -38,7 +62,7 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
     throttle: config.loginThrottle,
     logger,
     outboxLeaseSeconds: config.outboxLeaseSeconds,
-    ...(overrides.publisher ? { publisher: overrides.publisher } : {}),
+    ...(publisher ? { publisher } : {}),
   });
 
   const { app, mountDocs } = createHttpApp({
