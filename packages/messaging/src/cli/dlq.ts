@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { GetQueueUrlCommand } from "@aws-sdk/client-sqs";
 import { ConfigError, type Env, isRunningOnAws } from "@platform/core";
 import { loadMessagingConfig, requireDeadLetterQueueUrl } from "../config";
 import { countDeadLetters, listDeadLetters, redriveDeadLetters } from "../dlq";
@@ -19,18 +20,36 @@ Queues: USER_EVENTS_QUEUE_URL and USER_EVENTS_DLQ_URL (with SQS_ENDPOINT for an 
 Without them (and outside AWS) the queues of the embedded runtime (npm start) on SQS_PORT
 (default 9324) are used.`;
 
-/** The embedded runtime's queues, so `npm run dlq -- list` works next to `npm start` as is. */
-function withLocalDefaults(source: Env): Env {
+/**
+ * The embedded runtime's queues, so `npm run dlq -- list` works next to `npm start` as is. The
+ * emulator names its queue URLs itself, so they are looked up by name rather than guessed.
+ */
+async function withLocalDefaults(source: Env): Promise<Env> {
   if (source.USER_EVENTS_QUEUE_URL || isRunningOnAws(source)) return source;
   const endpoint = source.SQS_ENDPOINT ?? `http://127.0.0.1:${source.SQS_PORT ?? "9324"}`;
   const topology = buildTopology();
-  return {
-    ...source,
-    SQS_ENDPOINT: endpoint,
-    USER_EVENTS_QUEUE_URL: `${endpoint}/000000000000/${topology.queueName}`,
-    USER_EVENTS_DLQ_URL:
-      source.USER_EVENTS_DLQ_URL ?? `${endpoint}/000000000000/${topology.deadLetterQueueName}`,
-  };
+  const sqs = createSqsClient({ region: source.AWS_REGION ?? "us-east-1", sqsEndpoint: endpoint });
+  try {
+    const urlOf = async (name: string) => {
+      try {
+        return (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+      } catch (error) {
+        throw new Error(
+          `no queue ${name} at ${endpoint} (is npm start running? or set USER_EVENTS_QUEUE_URL): ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+      }
+    };
+    return {
+      ...source,
+      SQS_ENDPOINT: endpoint,
+      USER_EVENTS_QUEUE_URL: await urlOf(topology.queueName),
+      USER_EVENTS_DLQ_URL: source.USER_EVENTS_DLQ_URL ?? (await urlOf(topology.deadLetterQueueName)),
+    };
+  } finally {
+    sqs.destroy();
+  }
 }
 
 function positiveInteger(value: string | undefined, name: string): number | undefined {
@@ -56,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 64; // EX_USAGE
   }
-  const config = loadMessagingConfig(withLocalDefaults(process.env));
+  const config = loadMessagingConfig(await withLocalDefaults(process.env));
   const deadLetterQueueUrl = requireDeadLetterQueueUrl(config, "npm run dlq");
   const sqs = createSqsClient(config);
   try {
