@@ -7,7 +7,7 @@
 import { cp, mkdir, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -15,6 +15,25 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const migrations: Record<string, { from: string; to: string }> = {
   "users-migrator": { from: "packages/users/drizzle", to: "drizzle/users" },
   "wallet-migrator": { from: "packages/wallet/drizzle", to: "drizzle/wallet" },
+};
+
+/**
+ * zod's classic API re-exports every locale (~60 of them, most of zod's bundle weight) although
+ * only English messages are ever produced here; the bundles get an index with English alone.
+ */
+const englishOnlyZodLocales: Plugin = {
+  name: "zod-english-only",
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes(`${path.sep}zod${path.sep}`)
+        ? { path: path.join(path.dirname(args.importer), "../locales/en.js"), namespace: "zod-locales" }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      resolveDir: path.dirname(args.path),
+    }));
+  },
 };
 
 export interface BuiltFunction {
@@ -47,6 +66,7 @@ export async function buildFunctions(outDir = path.join(root, "dist")): Promise<
       // Some dependencies are CommonJS and call require() for Node built-ins.
       banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
       logLevel: "warning",
+      plugins: [englishOnlyZodLocales],
     });
     const copy = migrations[name];
     if (copy) {
