@@ -43,6 +43,14 @@ const HINT_CASTS: Record<string, string> = {
   DECIMAL: "::numeric",
 };
 
+// AWS parses hinted date/time strings itself (java.time) before they reach PostgreSQL, and only
+// in these forms: an ISO "T" or a zone is refused instead of being interpreted.
+const HINT_FORMATS: Record<string, RegExp> = {
+  TIMESTAMP: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$/,
+  DATE: /^\d{4}-\d{2}-\d{2}$/,
+  TIME: /^\d{2}:\d{2}:\d{2}(\.\d{1,9})?$/,
+};
+
 export interface BoundParameter {
   cast: string;
   value: unknown;
@@ -58,7 +66,15 @@ export function bindParameter(parameter: SqlParameter): BoundParameter {
     throw new BadRequestError(`Parameter ${parameter.name} has no value`);
   }
   if (value.isNull === true) return { cast: hinted ?? "", value: null };
-  if (typeof value.stringValue === "string") return { cast: hinted ?? "::varchar", value: value.stringValue };
+  if (typeof value.stringValue === "string") {
+    const format = typeHint ? HINT_FORMATS[typeHint] : undefined;
+    if (format && !format.test(value.stringValue)) {
+      throw new BadRequestError(
+        `Text '${value.stringValue}' could not be parsed as ${typeHint} for parameter ${parameter.name}`,
+      );
+    }
+    return { cast: hinted ?? "::varchar", value: value.stringValue };
+  }
   if (typeof value.longValue === "number") {
     if (!Number.isInteger(value.longValue)) {
       throw new BadRequestError(`Parameter ${parameter.name}: longValue must be an integer`);

@@ -136,6 +136,16 @@ describe("ExecuteStatement", () => {
     expect(row?.[10]).toEqual({ isNull: true });
   });
 
+  it("accepts hinted timestamps only in the Data API's form", async () => {
+    const error = await failure(
+      run("select :at as at", [
+        { name: "at", value: { stringValue: "2024-05-01T10:00:00.000Z" }, typeHint: "TIMESTAMP" },
+      ]),
+    );
+    expect(error).toBeInstanceOf(BadRequestException);
+    expect(error.message).toMatch(/could not be parsed as TIMESTAMP/);
+  });
+
   it("returns timestamps in UTC without a zone, trailing zeros dropped", async () => {
     const result = await run(
       "select timestamptz '2024-05-01 10:00:00.5+02' as a, timestamp '2024-05-01 10:00:00' as b",
