@@ -77,6 +77,35 @@ describe.each(DRIVERS)("provisioning and reconciliation (%s)", (driver) => {
     );
   });
 
+  it("answers 409, writing nothing, when the database's balance constraint refuses a posting", async () => {
+    const { userId, auth } = await newUser(database.db);
+    const runtime = createWalletRuntime({}, { database, logger: silent });
+    const api = client((p, init) => runtime.app.request(p, init));
+    expect((await api.post("/v1/transactions/credit", auth, { amountMinor: 10 }, randomUUID())).status).toBe(
+      201,
+    );
+    // Simulates a bug upstream of the constraint: the wallet update computes a negative balance.
+    await database.db.execute(
+      sql.raw(`
+      create function corrupt_${userId.replaceAll("-", "")}() returns trigger language plpgsql as $$
+      begin new.balance_minor := -1; return new; end $$`),
+    );
+    await database.db.execute(
+      sql.raw(`create trigger corrupt before update on wallets for each row
+               when (new.user_id = '${userId}'::uuid)
+               execute function corrupt_${userId.replaceAll("-", "")}()`),
+    );
+    try {
+      const refused = await api.post("/v1/transactions/debit", auth, { amountMinor: 1 }, randomUUID());
+      expect(refused.status).toBe(409);
+      expect(((await refused.json()) as { code: string }).code).toBe("INSUFFICIENT_FUNDS");
+    } finally {
+      await database.db.execute(sql`drop trigger corrupt on wallets`);
+    }
+    expect(await (await api.get("/v1/balance", auth)).json()).toEqual({ balanceMinor: 10, currency: "USD" });
+    expect((await reconcileWallets(database.db)).mismatches).toEqual([]);
+  });
+
   it("never lets a balance go negative, even for a write that bypasses the service", async () => {
     const { userId } = await newUser(database.db);
     await expect(
