@@ -33,6 +33,15 @@ async function admin(statement: string) {
 let emulator: DataApiEmulator;
 let client: RDSDataClient;
 
+function clientFor(target: DataApiEmulator) {
+  return new RDSDataClient({
+    endpoint: target.endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "emulator", secretAccessKey: "emulator" },
+    maxAttempts: 1,
+  });
+}
+
 function run(
   sql: string,
   parameters: SqlParameter[] = [],
@@ -54,16 +63,8 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 
 beforeAll(async () => {
   await admin(`create database "${database}"`);
-  emulator = await createDataApiEmulator({
-    postgresUrl: inject("postgresAdminUrl"),
-    transactionIdleTimeoutMs: 300,
-  });
-  client = new RDSDataClient({
-    endpoint: emulator.endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "emulator", secretAccessKey: "emulator" },
-    maxAttempts: 1,
-  });
+  emulator = await createDataApiEmulator({ postgresUrl: inject("postgresAdminUrl") });
+  client = clientFor(emulator);
   await run(`create table item (
     id uuid primary key, name text not null unique, at timestamptz, day date, clock time,
     doc jsonb, amount numeric(12,2), count bigint, ratio float8, flag boolean, data bytea)`);
@@ -328,14 +329,36 @@ describe("transactions", () => {
   });
 
   it("rolls back a transaction left idle longer than the timeout", async () => {
-    const transactionId = await begin();
-    await insert(transactionId, "abandoned");
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    const error = await failure(
-      client.send(new CommitTransactionCommand({ resourceArn, secretArn, transactionId })),
-    );
-    expect(error).toBeInstanceOf(BadRequestException);
-    expect(await exists("abandoned")).toBe(false);
+    // Its own emulator: a short idle timeout would race the other transactions under load.
+    const impatient = await createDataApiEmulator({
+      postgresUrl: inject("postgresAdminUrl"),
+      transactionIdleTimeoutMs: 100,
+    });
+    const impatientClient = clientFor(impatient);
+    try {
+      const { transactionId } = await impatientClient.send(
+        new BeginTransactionCommand({ resourceArn, secretArn, database }),
+      );
+      await impatientClient.send(
+        new ExecuteStatementCommand({
+          resourceArn,
+          secretArn,
+          database,
+          transactionId,
+          sql: "insert into item (id, name) values (:id::uuid, 'abandoned')",
+          parameters: [{ name: "id", value: { stringValue: randomUUID() } }],
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const error = await failure(
+        impatientClient.send(new CommitTransactionCommand({ resourceArn, secretArn, transactionId })),
+      );
+      expect(error).toBeInstanceOf(BadRequestException);
+      expect(await exists("abandoned")).toBe(false);
+    } finally {
+      impatientClient.destroy();
+      await impatient.close();
+    }
   });
 });
 
