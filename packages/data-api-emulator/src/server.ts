@@ -216,7 +216,7 @@ export async function createDataApiEmulator(options: DataApiEmulatorOptions): Pr
       if (tx) {
         if (transactions.has(tx.id)) armIdleTimer(tx);
       } else {
-        (client as pg.PoolClient).release();
+        client.release();
       }
     }
     return { updateResults: sets && sets.length > 0 ? sets.map(() => ({ generatedFields: [] })) : [] };
