@@ -72,6 +72,8 @@ const PostBody = z
       .trim()
       .min(1, { error: "must not be empty" })
       .max(255, { error: "must be at most 255 characters" })
+      // It ends up on statements and in support tools: no line breaks or terminal escapes.
+      .regex(/^\P{Cc}*$/u, { error: "must not contain control characters" })
       .optional(),
   })
   .openapi("PostingRequest");

@@ -219,6 +219,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
       ["an empty description", { amountMinor: 1, description: "  " }, "description"],
       ["a long description", { amountMinor: 1, description: "x".repeat(256) }, "description"],
       ["a null description", { amountMinor: 1, description: null }, "description"],
+      ["a description with a line break", { amountMinor: 1, description: "a\nb" }, "description"],
       ["an unknown field", { amountMinor: 1, currency: "EUR" }, "currency"],
     ])("rejects %s with 400 VALIDATION_FAILED naming the field", async (_label, body, field) => {
       const { auth } = await newUser(database.db);
