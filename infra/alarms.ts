@@ -12,7 +12,7 @@ export function createAlarms(
   const topic = new sst.aws.SnsTopic("Alarms");
   const actions = { alarmActions: [topic.arn], okActions: [topic.arn], treatMissingData: "notBreaching" };
   new aws.cloudwatch.MetricAlarm("UserEventsDlqNotEmpty", {
-    alarmDescription: `Messages in ${topology.deadLetterQueueName}: inspect and redrive them (npm run dlq).`,
+    alarmDescription: `Messages in ${topology.deadLetterQueueName}: inspect them (npm run dlq -- list) and redrive them (npm run dlq -- redrive).`,
     namespace: "AWS/SQS",
     metricName: "ApproximateNumberOfMessagesVisible",
     dimensions: { QueueName: queues.deadLetter.nodes.queue.name },

@@ -203,4 +203,4 @@ export function databaseScaling(stage: string): DatabaseScaling {
 }
 
 /** The local PostgreSQL of `npm start` (embedded server), used by the Aurora components in `sst dev`. */
-export const DEV_DATABASE = { host: "localhost", port: 5433, username: "postgres", password: "postgres" };
+export const DEV_DATABASE = { host: "127.0.0.1", port: 5433, username: "postgres", password: "postgres" };
