@@ -1,0 +1,146 @@
+import { createServer } from "node:net";
+import path from "node:path";
+import { createLogger, type LogFields } from "@platform/core";
+import { type DatabaseHandle, queryRows } from "@platform/db";
+import { createOutboxPublisher, createSqsClient } from "@platform/messaging";
+import { createUsersRuntime } from "@platform/users";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalMessaging } from "../../packages/local/src/messaging";
+import { createTestDatabase, type TestDatabase } from "../support/database";
+
+const root = path.resolve(import.meta.dirname, "../..");
+let usersDb: TestDatabase;
+let walletDb: TestDatabase;
+let users: DatabaseHandle;
+let wallet: DatabaseHandle;
+
+beforeAll(async () => {
+  [usersDb, walletDb] = await Promise.all([
+    createTestDatabase("outage_users", path.join(root, "packages/users/drizzle")),
+    createTestDatabase("outage_wallet", path.join(root, "packages/wallet/drizzle")),
+  ]);
+  users = usersDb.open();
+  wallet = walletDb.open();
+});
+
+afterAll(async () => {
+  await users?.close();
+  await wallet?.close();
+  await usersDb?.drop();
+  await walletDb?.drop();
+});
+
+/** A loopback port nobody listens on (yet): the queue is "unreachable". */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+describe("registration while the queue is unreachable", () => {
+  it("answers 201, keeps the rows pending, and the relay delivers them once the queue is back", async () => {
+    const port = await freePort();
+    const lines: LogFields[] = [];
+    const logger = createLogger({
+      level: "debug",
+      write: (line) => lines.push(JSON.parse(line) as LogFields),
+    });
+    const deadQueue = createSqsClient({ region: "us-east-1", sqsEndpoint: `http://127.0.0.1:${port}` });
+    const publisher = createOutboxPublisher({
+      db: users.db,
+      sqs: deadQueue,
+      queueUrl: `http://sqs.us-east-1.localhost:${port}/000000000000/user-events`,
+      signingKey: "ILIACHALLENGE_INTERNAL",
+      keyId: "v1",
+      logger,
+      leaseSeconds: 30,
+      batchSize: 10,
+      backoff: { baseSeconds: 0, maxSeconds: 0 },
+    });
+    const service = createUsersRuntime({ LOG_LEVEL: "silent" }, { database: users, publisher, logger });
+
+    const registered: { id: string; correlationId: string }[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const correlationId = `outage-${i}`;
+        const response = await service.app.request("/v1/auth/register", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-correlation-id": correlationId },
+          body: JSON.stringify({
+            firstName: "Queue",
+            lastName: "Down",
+            email: `queue.down.${i}@example.com`,
+            password: "a long enough password",
+          }),
+        });
+        expect(response.status).toBe(201);
+        const { user } = (await response.json()) as { user: { id: string } };
+        registered.push({ id: user.id, correlationId });
+      }
+    } finally {
+      deadQueue.destroy();
+    }
+    const pending = await queryRows<{
+      status: string;
+      attempts: number;
+      last_error: string | null;
+      leased: boolean;
+    }>(users.db, sql`select status, attempts, last_error, lease_until is not null as leased from outbox`);
+    expect(pending).toHaveLength(5);
+    for (const row of pending) {
+      expect(row).toMatchObject({ status: "pending", attempts: 1, leased: false });
+      expect(row.last_error).toMatch(/ECONNREFUSED|connect/i);
+    }
+
+    // The queue comes back on the same address; its relay sweeps the pending rows.
+    const messaging = await startLocalMessaging({
+      env: { SQS_PORT: String(port), OUTBOX_POLL_INTERVAL_MS: "100" },
+      usersDatabase: users,
+      walletDatabase: wallet,
+      logger,
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const [ready] = await queryRows<{ n: number }>(
+          wallet.db,
+          sql`select count(*)::int as n from wallets`,
+        );
+        if (Number(ready?.n) === 5) break;
+        if (Date.now() > deadline) throw new Error("the wallets never appeared");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      await messaging.stop();
+    }
+
+    const perUser = await queryRows<{ user_id: string; n: number }>(
+      wallet.db,
+      sql`select user_id::text as user_id, count(*)::int as n from wallets group by user_id`,
+    );
+    expect(perUser.map((row) => [row.user_id, Number(row.n)]).sort()).toEqual(
+      registered.map((user) => [user.id, 1]).sort(),
+    );
+    const [sent] = await queryRows<{ n: number }>(
+      users.db,
+      sql`select count(*)::int as n from outbox where status = 'sent'`,
+    );
+    expect(Number(sent?.n)).toBe(5);
+    // The request's correlation id travelled through the outbox and the queue to the consumer.
+    for (const user of registered) {
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          message: "wallet provisioned",
+          correlationId: user.correlationId,
+          userId: user.id,
+        }),
+      );
+    }
+  });
+});
