@@ -16,6 +16,7 @@ export function loadLocalConfig(source: Env) {
       USERS_PORT: env.port(3002),
       WALLET_PORT: env.port(3001),
       EMBEDDED_PG_PORT: env.port(5433),
+      DATA_API_PORT: env.port(0),
     }),
     source,
   );
@@ -25,6 +26,8 @@ export function loadLocalConfig(source: Env) {
     usersPort: parsed.USERS_PORT,
     walletPort: parsed.WALLET_PORT,
     postgresPort: parsed.EMBEDDED_PG_PORT,
+    /** Port of the Data API emulator, started when DB_DRIVER=data-api (0 = any free port). */
+    dataApiPort: parsed.DATA_API_PORT,
     /** Both services given an external PostgreSQL: no embedded server is started. */
     externalDatabases: Boolean(source.USERS_DATABASE_URL && source.WALLET_DATABASE_URL),
   };

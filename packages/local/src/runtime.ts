@@ -1,5 +1,6 @@
 import path from "node:path";
 import { createLogger, type Env, type Logger, loadCommonConfig } from "@platform/core";
+import { createDataApiEmulator } from "@platform/data-api-emulator";
 import { createDatabase, databaseConfigFromEnv, migrateDatabase } from "@platform/db";
 import { type EmbeddedPostgresServer, startEmbeddedPostgres } from "@platform/db/embedded";
 import { loadMessagingConfig } from "@platform/messaging";
@@ -8,6 +9,16 @@ import { createWalletRuntime, loadWalletServiceConfig, walletMigrationsFolder } 
 import { loadLocalConfig } from "./config";
 import { listen, type RunningServer } from "./http";
 import { startLocalMessaging } from "./messaging";
+
+/** Placeholder ARNs: the emulator requires ARN-shaped values but does not check them further. */
+const localDataApiCoordinates = {
+  USERS_DB_CLUSTER_ARN: "arn:aws:rds:us-east-1:000000000000:cluster:users-local",
+  USERS_DB_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:users-local",
+  USERS_DB_NAME: "users",
+  WALLET_DB_CLUSTER_ARN: "arn:aws:rds:us-east-1:000000000000:cluster:wallet-local",
+  WALLET_DB_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:wallet-local",
+  WALLET_DB_NAME: "wallet",
+};
 
 export interface LocalRuntime {
   usersUrl: string;
@@ -58,6 +69,16 @@ export async function startLocalRuntime(env: Env, options: { logger?: Logger } =
       await postgres.ensureDatabase("wallet");
     }
     const serviceEnv: Env = { DB_DRIVER: "pg", ...env };
+    if (serviceEnv.DB_DRIVER === "data-api" && !serviceEnv.RDS_DATA_ENDPOINT) {
+      // The same Data API code path as on AWS, through the project's emulator.
+      const emulator = await createDataApiEmulator({
+        postgresUrl: postgres?.url("postgres") ?? String(env.USERS_DATABASE_URL),
+        port: config.dataApiPort,
+        host: "127.0.0.1",
+      });
+      cleanup.push(() => emulator.close());
+      Object.assign(serviceEnv, { RDS_DATA_ENDPOINT: emulator.endpoint, ...localDataApiCoordinates });
+    }
     const usersDatabase = createDatabase(databaseConfigFromEnv("USERS", serviceEnv, postgres?.url("users")));
     cleanup.push(() => usersDatabase.close());
     await migrateDatabase(usersDatabase.db, usersMigrationsFolder);
