@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { ConfigError, type Env } from "@platform/core";
 import { databaseConfigFromEnv } from "@platform/db";
 import { loadMessagingConfig, requireDeadLetterQueueUrl, retryDelayFor } from "@platform/messaging";
@@ -201,6 +203,41 @@ describe("functions", () => {
       url: "postgres://postgres:postgres@localhost:5433/users",
     });
   });
+});
+
+describe("entry points", () => {
+  /**
+   * Starts each real entry file in a process of its own, with nothing but what Lambda would give
+   * it: its plain variables, and its links the way SST hands them over (`SST_RESOURCE_<Name>`,
+   * read by the `sst` package's `Resource`). Building the handler validates the whole configuration
+   * and opens the Data API client, as a cold start does.
+   */
+  const start = (spec: FunctionSpec) => {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "",
+      ...spec.environment,
+      AWS_LAMBDA_FUNCTION_NAME: `users-wallet-platform-ci-${spec.name}`,
+      AWS_REGION: REGION,
+    };
+    for (const [variable, queue] of Object.entries(spec.queueUrls ?? {}))
+      env[variable] = String(LINKED[queue].url);
+    for (const name of spec.links) env[`SST_RESOURCE_${name}`] = JSON.stringify(LINKED[name]);
+    const script = `const m = await import(${JSON.stringify(pathToFileURL(path.join(root, spec.entry)).href)});
+if (typeof m.handler !== "function") throw new Error("no handler export");`;
+    return promisify(execFile)(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      cwd: root,
+      env,
+    });
+  };
+
+  // Six cold starts of whole module graphs at once on a small machine: a generous timeout.
+  it("every function starts with only its links and its plain environment", async () => {
+    const results = await Promise.allSettled(entries.map(([, spec]) => start(spec)));
+    const failures = results.flatMap((result, i) =>
+      result.status === "rejected" ? [`${entries[i]?.[1].name}: ${String(result.reason)}`] : [],
+    );
+    expect(failures).toEqual([]);
+  }, 90_000);
 });
 
 describe("links", () => {
