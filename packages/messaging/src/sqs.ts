@@ -20,8 +20,10 @@ export function createSqsClient(config: Pick<MessagingConfig, "region" | "sqsEnd
           credentials: { accessKeyId: "local", secretAccessKey: "local" },
         }
       : {}),
-    // A publish that hangs must not hold a registration: fail fast, the relay retries.
+    // A publish that hangs must not hold a registration: fail fast, the relay retries. Long polls
+    // here wait at most a few seconds, well inside the request timeout.
     maxAttempts: 2,
+    requestHandler: { connectionTimeout: 2000, requestTimeout: 8000 },
   });
 }
 
