@@ -47,7 +47,7 @@ export default $config({
       usersApi: new sst.aws.Function(functions.usersApi.name, args(functions.usersApi)),
       walletApi: new sst.aws.Function(functions.walletApi.name, args(functions.walletApi)),
     });
-    createOutboxRelay(args(functions.outboxRelay));
+    createOutboxRelay(functions.outboxRelay.name, args(functions.outboxRelay));
     subscribeWalletProvisioner(queues.queue, topology, args(functions.walletProvisioner));
     const alarms = createAlarms(topology, queues);
 

@@ -23,7 +23,9 @@ export function functionArgs(spec: FunctionSpec, links: Links, queueUrls: QueueU
       format: "esm",
       minify: true,
       // The nodejs22.x runtime ships AWS SDK v3: bundling it again would only slow cold starts.
-      esbuild: { external: ["@aws-sdk/*"], target: "node22" },
+      // (No esbuild `target`: SST's Go bundler reads options as esbuild's Go struct, where the
+      // target is an enum that a string like "node22" does not decode into.)
+      esbuild: { external: ["@aws-sdk/*"] },
     },
   };
 }

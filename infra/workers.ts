@@ -2,8 +2,8 @@ import type { QueueTopology } from "../packages/messaging/src/topology";
 import { RELAY_SCHEDULE } from "./functions";
 
 /** The scheduled outbox relay (the safety net behind registration's eager publish). */
-export function createOutboxRelay(args: sst.aws.FunctionArgs) {
-  return new sst.aws.CronV2("OutboxRelaySchedule", { schedule: RELAY_SCHEDULE, function: args });
+export function createOutboxRelay(name: string, args: sst.aws.FunctionArgs) {
+  return new sst.aws.CronV2(name, { schedule: RELAY_SCHEDULE, function: args });
 }
 
 /**
