@@ -135,7 +135,12 @@ export async function startLocalMessaging(options: LocalMessagingOptions): Promi
       try {
         for (;;) {
           const result = await publisher.relayOnce();
-          if (stopping || result.claimed < config.outbox.batchSize || result.sent === 0) break;
+          if (
+            stopping ||
+            result.claimed < config.outbox.batchSize ||
+            (result.sent === 0 && result.failed > 0)
+          )
+            break;
         }
       } catch (error) {
         logger.error("outbox relay pass failed", { reason: describeError(error) });

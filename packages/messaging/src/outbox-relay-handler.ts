@@ -53,9 +53,9 @@ export function createOutboxRelayHandler(
       total.sent += pass.sent;
       total.failed += pass.failed;
       total.rejected += pass.rejected;
-      // A short batch means nothing else is due; a batch that sent nothing means the queue is
-      // down, and hammering it until the timeout would only burn the failed rows' backoff.
-      if (pass.claimed < config.outbox.batchSize || pass.sent === 0) break;
+      // A short batch means nothing else is due; a batch whose sends all failed means the queue
+      // is down, and hammering it until the timeout would only burn the failed rows' backoff.
+      if (pass.claimed < config.outbox.batchSize || (pass.sent === 0 && pass.failed > 0)) break;
       if (context && context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS) break;
     }
     if (total.claimed > 0) logger.info("outbox relay run", total);

@@ -8,7 +8,7 @@ import {
 import { type DatabaseHandle, queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
+import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
 import {
   buildUserRegisteredEvent,
   createOutboxPublisher,
@@ -35,19 +35,12 @@ beforeAll(async () => {
   emulator = await startSqsEmulator();
   queues = await createTestQueues(emulator.endpoint);
   database = await createTestDatabase("relay", USERS_MIGRATIONS);
-  handle = database.open();
 });
 
 afterAll(async () => {
   queues?.sqs.destroy();
-  await handle?.close();
   await database?.drop();
   await emulator?.stop();
-});
-
-beforeEach(async () => {
-  await handle.db.execute(sql`truncate outbox`);
-  await drain(queues.sqs, queues.queueUrl);
 });
 
 type OutboxState = {
@@ -122,7 +115,21 @@ function publisher(overrides: Partial<OutboxPublisherOptions> = {}) {
   });
 }
 
-describe("outbox relay", () => {
+// The relay runs on Lambda over the Data API and locally over node-postgres: same SQL, both drivers.
+describe.each(DRIVERS)("outbox relay (%s driver)", (driver) => {
+  beforeAll(() => {
+    handle = database.open({ driver });
+  });
+
+  afterAll(async () => {
+    await handle?.close();
+  });
+
+  beforeEach(async () => {
+    await handle.db.execute(sql`truncate outbox`);
+    await drain(queues.sqs, queues.queueUrl);
+  });
+
   it("claims due rows, sends them signed and marks exactly those rows sent", async () => {
     const ids = await Promise.all([insertEvent(), insertEvent(), insertEvent({ correlationId: null })]);
     const result = await publisher().relayOnce();
@@ -218,7 +225,7 @@ describe("outbox relay", () => {
 
   it("sends each row once when two relays run at the same time over the same rows", async () => {
     const ids = await Promise.all(Array.from({ length: 45 }, () => insertEvent()));
-    const other = database.open();
+    const other = database.open({ driver });
     try {
       const relays = [publisher({ batchSize: 7 }), publisher({ db: other.db, batchSize: 7 })];
       const runs = await Promise.all(
