@@ -1,0 +1,103 @@
+import { randomUUID } from "node:crypto";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { queryRows } from "@platform/db";
+import type { ScheduledEvent } from "aws-lambda";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { lambdaContext } from "../../../test/support/apigw";
+import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
+import { buildUserRegisteredEvent, toSqsRecord } from "../src/index";
+import {
+  createTestQueues,
+  startSqsEmulator,
+  type TestQueues,
+  USERS_MIGRATIONS,
+  WALLET_MIGRATIONS,
+} from "./support";
+
+let emulator: Awaited<ReturnType<typeof startSqsEmulator>>;
+let queues: TestQueues;
+let usersDb: TestDatabase;
+let walletDb: TestDatabase;
+
+beforeAll(async () => {
+  emulator = await startSqsEmulator();
+  queues = await createTestQueues(emulator.endpoint);
+  [usersDb, walletDb] = await Promise.all([
+    createTestDatabase("entry_users", USERS_MIGRATIONS),
+    createTestDatabase("entry_wallet", WALLET_MIGRATIONS),
+  ]);
+  // The entry points build their handlers at import from the process environment (lambdaEnv).
+  for (const [name, value] of Object.entries({
+    ...queues.env,
+    USERS_DATABASE_URL: usersDb.url,
+    WALLET_DATABASE_URL: walletDb.url,
+  })) {
+    if (value !== undefined) vi.stubEnv(name, value);
+  }
+});
+
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  queues?.sqs.destroy();
+  await usersDb?.drop();
+  await walletDb?.drop();
+  await emulator?.stop();
+});
+
+const scheduled: ScheduledEvent = {
+  version: "0",
+  id: randomUUID(),
+  "detail-type": "Scheduled Event",
+  source: "aws.events",
+  account: "123456789012",
+  time: new Date().toISOString(),
+  region: "us-east-1",
+  resources: ["arn:aws:events:us-east-1:123456789012:rule/outbox-relay"],
+  detail: {},
+};
+
+describe("Lambda entry points", () => {
+  it("functions/outbox-relay.ts sweeps the outbox and functions/wallet-provisioner.ts applies what it sent", async () => {
+    const userId = randomUUID();
+    const event = buildUserRegisteredEvent({ userId, correlationId: "entry-1" });
+    const users = usersDb.open();
+    try {
+      await users.db.execute(sql`
+        insert into outbox (id, aggregate_id, type, version, payload, correlation_id)
+        values (${event.id}::uuid, ${userId}::uuid, ${event.type}, 1, ${JSON.stringify(event)}::jsonb, 'entry-1')`);
+      const relay = await import("../../../functions/outbox-relay");
+      expect(await relay.handler(scheduled, lambdaContext("outbox-relay"))).toMatchObject({
+        claimed: 1,
+        sent: 1,
+      });
+    } finally {
+      await users.close();
+    }
+
+    const { Messages = [] } = await queues.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queues.queueUrl,
+        MessageSystemAttributeNames: ["All"],
+        MessageAttributeNames: ["All"],
+      }),
+    );
+    expect(Messages).toHaveLength(1);
+    const provisioner = await import("../../../functions/wallet-provisioner");
+    const response = await provisioner.handler(
+      { Records: Messages.map((message) => toSqsRecord(message, queues.queueArn, "us-east-1")) },
+      lambdaContext("wallet-provisioner"),
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    const wallet = walletDb.open();
+    try {
+      const rows = await queryRows<{ user_id: string }>(
+        wallet.db,
+        sql`select user_id::text as user_id from wallets`,
+      );
+      expect(rows).toEqual([{ user_id: userId }]);
+    } finally {
+      await wallet.close();
+    }
+  });
+});
