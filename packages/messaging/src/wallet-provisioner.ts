@@ -39,11 +39,11 @@ function readEvent(record: SQSRecord, keys: Record<string, string>): UserRegiste
   const eventId = attribute(record, EventAttribute.eventId);
   const verdict = verifyEventSignature(
     {
+      id: eventId,
       body: record.body,
-      ...(eventId ? { id: eventId } : {}),
-      ...optional("signature", attribute(record, EventAttribute.signature)),
-      ...optional("timestamp", attribute(record, EventAttribute.signatureTimestamp)),
-      ...optional("keyId", attribute(record, EventAttribute.keyId)),
+      signature: attribute(record, EventAttribute.signature),
+      timestamp: attribute(record, EventAttribute.signatureTimestamp),
+      keyId: attribute(record, EventAttribute.keyId),
     },
     keys,
   );
@@ -58,13 +58,13 @@ function readEvent(record: SQSRecord, keys: Record<string, string>): UserRegiste
     string,
     unknown
   >;
-  if (typeof type !== "string" || typeof version !== "number" || !schemaForEvent(type, version)) {
-    throw new PoisonMessage(`unknown event type ${String(type)} v${String(version)}`);
-  }
-  if (type !== USER_REGISTERED) throw new PoisonMessage(`no handler for ${type} v${version}`);
-  const parsed = schemaForEvent(type, version)?.safeParse(body);
-  if (!parsed?.success) {
-    const issue = parsed?.error.issues[0];
+  // This consumer handles user.registered only; other known types belong to other consumers.
+  const schema =
+    type === USER_REGISTERED && typeof version === "number" ? schemaForEvent(type, version) : undefined;
+  if (!schema) throw new PoisonMessage(`unknown event type ${String(type)} v${String(version)}`);
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
     throw new PoisonMessage(
       `schema: ${issue ? `${issue.path.join(".") || "(root)"} ${issue.message}` : "invalid"}`,
     );
@@ -72,10 +72,6 @@ function readEvent(record: SQSRecord, keys: Record<string, string>): UserRegiste
   const event = parsed.data as UserRegisteredV1;
   if (event.id !== eventId) throw new PoisonMessage("event id differs from the signed id");
   return event;
-}
-
-function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
-  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
 }
 
 /** Tier label for logs: which retry step this failure schedules, or the DLQ after the last one. */
