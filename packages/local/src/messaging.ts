@@ -35,7 +35,8 @@ const POLLERS = 2;
 /** Short long-poll: stop() waits for it, and fauxqs answers as soon as a message arrives. */
 const WAIT_TIME_SECONDS = 1;
 
-function loadLocalMessagingSettings(source: Env) {
+/** Validated on its own too, so the runtime can reject a bad value before anything starts. */
+export function loadLocalMessagingSettings(source: Env) {
   const parsed = parseEnv(
     z.object({
       SQS_PORT: env.port(9324),

@@ -305,4 +305,25 @@ describe.each(DRIVERS)("outbox relay (%s driver)", (driver) => {
     expect(result).toEqual({ claimed: 23, sent: 23, failed: 0, rejected: 0, passes: 3 });
     expect(await drain(queues.sqs, queues.queueUrl)).toHaveLength(23);
   });
+
+  it("the scheduled handler stops early when the queue is down or the invocation is nearly over", async () => {
+    await Promise.all(Array.from({ length: 12 }, () => insertEvent()));
+    const { logger } = captureLogger();
+    const env = { ...queues.env, OUTBOX_BATCH_SIZE: "5" };
+    const deadQueue = createSqsClient({ region: "us-east-1", sqsEndpoint: "http://127.0.0.1:9" });
+    try {
+      const down = createOutboxRelayHandler(env, { database: handle, sqs: deadQueue, logger });
+      // One pass whose sends all fail: no point burning the other rows' attempts.
+      expect(await down({}, { getRemainingTimeInMillis: () => 60_000 })).toMatchObject({
+        passes: 1,
+        claimed: 5,
+        failed: 5,
+      });
+    } finally {
+      deadQueue.destroy();
+    }
+    await handle.db.execute(sql`update outbox set next_attempt_at = now()`);
+    const late = createOutboxRelayHandler(env, { database: handle, sqs: queues.sqs, logger });
+    expect(await late({}, { getRemainingTimeInMillis: () => 5_000 })).toMatchObject({ passes: 1, sent: 5 });
+  });
 });
