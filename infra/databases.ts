@@ -9,6 +9,9 @@ export function createDatabases(vpc: sst.aws.Vpc) {
   const cluster = (name: string, database: string) =>
     new sst.aws.Aurora(name, {
       engine: "postgres",
+      // The major of the embedded server the tests run on, pinned so an SST upgrade cannot move it;
+      // the region picks the minor (the Data API needs 17.4 or later).
+      version: "17",
       vpc,
       dataApi: true,
       database,
