@@ -3,14 +3,17 @@ export * from "./config";
 export * from "./errors";
 export {
   createHttpApp,
+  createServiceApp,
   fieldErrorsOf,
   type HttpAppOptions,
   type HttpEnv,
   type HttpVariables,
+  type ServiceAppOptions,
 } from "./http/app";
 export { type AuthVariables, requireAuth } from "./http/auth";
 export { type HealthCheck, mountHealth } from "./http/health";
 export { type ApiGatewayV2Handler, apiGatewayV2Handler } from "./http/lambda";
+export { ProblemSchema, problemContent } from "./http/openapi";
 export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemResponse } from "./http/problem";
 export * from "./jwt";
 export * from "./logger";

@@ -1,5 +1,8 @@
+import type { Env } from "@platform/core";
 import { sql } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
+import { databaseConfigFromEnv, type ServiceDatabase } from "./config";
+import { createDatabase } from "./factory";
 import { queryRows } from "./sql";
 import type { Database } from "./types";
 
@@ -36,4 +39,18 @@ export async function migrateDatabase(db: Database, migrationsFolder: string): P
     }
   });
   return { applied };
+}
+
+/** Opens the service's database from its environment, migrates it and closes it (migrator Lambdas). */
+export async function migrateFromEnv(
+  service: ServiceDatabase,
+  env: Env,
+  migrationsFolder: string,
+): Promise<{ applied: number }> {
+  const database = createDatabase(databaseConfigFromEnv(service, env));
+  try {
+    return await migrateDatabase(database.db, migrationsFolder);
+  } finally {
+    await database.close();
+  }
 }

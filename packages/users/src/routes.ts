@@ -1,24 +1,13 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { type AuthVariables, type HttpEnv, requireAuth, type TokenService } from "@platform/core";
+import {
+  type AuthVariables,
+  type HttpEnv,
+  problemContent,
+  requireAuth,
+  type TokenService,
+} from "@platform/core";
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, passwordBytes } from "./passwords";
 import type { UsersService } from "./service";
-
-const Problem = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    code: z.string(),
-    message: z.string(),
-    detail: z.string(),
-    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
-  })
-  .openapi("Problem");
-
-const problem = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: Problem } },
-});
 
 const Name = z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters");
 
@@ -75,8 +64,8 @@ const registerRoute = createRoute({
       description: "Registered",
       content: { "application/json": { schema: z.object({ user: User, ...Token }).openapi("Registered") } },
     },
-    400: problem("Invalid input"),
-    409: problem("Email already registered"),
+    400: problemContent("Invalid input"),
+    409: problemContent("Email already registered"),
   },
 });
 
@@ -103,9 +92,9 @@ const loginRoute = createRoute({
       description: "Logged in",
       content: { "application/json": { schema: z.object(Token).openapi("Token") } },
     },
-    400: problem("Invalid input"),
-    401: problem("Invalid email or password"),
-    429: problem("Too many failed attempts; see Retry-After"),
+    400: problemContent("Invalid input"),
+    401: problemContent("Invalid email or password"),
+    429: problemContent("Too many failed attempts; see Retry-After"),
   },
 });
 
@@ -117,7 +106,7 @@ const meRoute = createRoute({
   security: [{ bearerAuth: [] }],
   responses: {
     200: { description: "Profile", content: { "application/json": { schema: z.object({ user: User }) } } },
-    401: problem("Missing, invalid or expired token"),
+    401: problemContent("Missing, invalid or expired token"),
   },
 });
 

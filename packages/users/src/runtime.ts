@@ -1,15 +1,8 @@
 import { fileURLToPath } from "node:url";
-import {
-  createHttpApp,
-  createLogger,
-  createTokenService,
-  type Env,
-  type Logger,
-  mountHealth,
-} from "@platform/core";
-import { createDatabase, type DatabaseHandle, databaseConfigFromEnv, migrateDatabase } from "@platform/db";
+import { createLogger, createServiceApp, createTokenService, type Env, type Logger } from "@platform/core";
+import { createDatabase, type DatabaseHandle, databaseConfigFromEnv, migrateFromEnv } from "@platform/db";
 import { loadMessagingConfig } from "@platform/messaging/config";
-import { createOutboxPublisher } from "@platform/messaging/publisher";
+import { createOutboxPublisherFromConfig } from "@platform/messaging/publisher";
 import { createSqsClient } from "@platform/messaging/sqs";
 import { loadUsersConfig } from "./config";
 import { createPasswordHasher } from "./passwords";
@@ -26,16 +19,10 @@ export const usersMigrationsFolder = fileURLToPath(new URL("../drizzle", import.
 function publisherFromEnv(env: Env, database: DatabaseHandle, logger: Logger): EventPublisher | undefined {
   if (!env.USER_EVENTS_QUEUE_URL) return undefined;
   const config = loadMessagingConfig(env);
-  return createOutboxPublisher({
+  return createOutboxPublisherFromConfig(config, {
     db: database.db,
     sqs: createSqsClient(config),
-    queueUrl: config.queueUrl,
-    signingKey: config.signing.key,
-    keyId: config.signing.keyId,
     logger: logger.child({ component: "outbox" }),
-    leaseSeconds: config.outbox.leaseSeconds,
-    batchSize: config.outbox.batchSize,
-    backoff: { baseSeconds: config.outbox.backoffBaseSeconds, maxSeconds: config.outbox.backoffMaxSeconds },
   });
 }
 
@@ -65,15 +52,14 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
     ...(publisher ? { publisher } : {}),
   });
 
-  const { app, mountDocs } = createHttpApp({
+  const app = createServiceApp({
     title: "Users API",
     version: "1.0.0",
     description: "Registration, login (JWT HS256) and profile.",
     logger,
+    health: { database: database.ping },
+    routes: (target) => mountUsersRoutes(target, service, tokens),
   });
-  mountUsersRoutes(app, service, tokens);
-  mountHealth(app, { database: database.ping }, logger);
-  mountDocs();
 
   return {
     app,
@@ -87,11 +73,6 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
 export type UsersRuntime = ReturnType<typeof createUsersRuntime>;
 
 /** Applies the users migrations (migrator Lambda, embedded runtime, tests). */
-export async function migrateUsersDatabase(env: Env): Promise<{ applied: number }> {
-  const database = createDatabase(databaseConfigFromEnv("USERS", env));
-  try {
-    return await migrateDatabase(database.db, env.USERS_MIGRATIONS_DIR ?? usersMigrationsFolder);
-  } finally {
-    await database.close();
-  }
+export function migrateUsersDatabase(env: Env): Promise<{ applied: number }> {
+  return migrateFromEnv("USERS", env, env.USERS_MIGRATIONS_DIR ?? usersMigrationsFolder);
 }

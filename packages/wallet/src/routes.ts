@@ -5,6 +5,7 @@ import {
   errors,
   fieldErrorsOf,
   type HttpEnv,
+  problemContent,
   requireAuth,
   type TokenService,
 } from "@platform/core";
@@ -12,18 +13,6 @@ import type { Context } from "hono";
 import type { WalletService } from "./service";
 
 type WalletEnv = HttpEnv<Partial<AuthVariables>>;
-
-const Problem = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    code: z.string(),
-    message: z.string(),
-    detail: z.string(),
-    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
-  })
-  .openapi("Problem");
 
 /** The contract's 503 while provisioning: `status` is the wallet's state, as the status route's. */
 const Provisioning = z
@@ -36,11 +25,6 @@ const Provisioning = z
     detail: z.string(),
   })
   .openapi("Provisioning");
-
-const problem = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: Problem } },
-});
 
 const provisioning = {
   description: "The wallet does not exist yet; retry after Retry-After seconds",
@@ -110,14 +94,14 @@ const postingRoute = (type: "credit" | "debit") =>
         headers: { "Idempotent-Replayed": { schema: { type: "string" as const, enum: ["true"] } } },
         content: { "application/json": { schema: Entry } },
       },
-      400: problem("Invalid body, or Idempotency-Key missing or malformed"),
-      401: problem("Missing, invalid or expired token"),
-      409: problem(
+      400: problemContent("Invalid body, or Idempotency-Key missing or malformed"),
+      401: problemContent("Missing, invalid or expired token"),
+      409: problemContent(
         type === "debit"
           ? "Insufficient funds (INSUFFICIENT_FUNDS)"
           : "Balance limit (BALANCE_LIMIT_EXCEEDED)",
       ),
-      422: problem("Idempotency-Key already used with a different request (IDEMPOTENCY_KEY_REUSED)"),
+      422: problemContent("Idempotency-Key already used with a different request (IDEMPOTENCY_KEY_REUSED)"),
       503: provisioning,
     },
   });
@@ -137,7 +121,7 @@ const balanceRoute = createRoute({
         },
       },
     },
-    401: problem("Missing, invalid or expired token"),
+    401: problemContent("Missing, invalid or expired token"),
     503: provisioning,
   },
 });
@@ -178,8 +162,10 @@ const historyRoute = createRoute({
         },
       },
     },
-    400: problem("Invalid limit, or a cursor that was tampered with or issued elsewhere (INVALID_CURSOR)"),
-    401: problem("Missing, invalid or expired token"),
+    400: problemContent(
+      "Invalid limit, or a cursor that was tampered with or issued elsewhere (INVALID_CURSOR)",
+    ),
+    401: problemContent("Missing, invalid or expired token"),
     503: provisioning,
   },
 });
@@ -195,7 +181,7 @@ const statusRoute = createRoute({
       description: "Ready",
       content: { "application/json": { schema: z.object({ status: z.literal("ready") }) } },
     },
-    401: problem("Missing, invalid or expired token"),
+    401: problemContent("Missing, invalid or expired token"),
     503: provisioning,
   },
 });

@@ -1,13 +1,6 @@
 import { fileURLToPath } from "node:url";
-import {
-  createHttpApp,
-  createLogger,
-  createTokenService,
-  type Env,
-  type Logger,
-  mountHealth,
-} from "@platform/core";
-import { createDatabase, type DatabaseHandle, databaseConfigFromEnv, migrateDatabase } from "@platform/db";
+import { createLogger, createServiceApp, createTokenService, type Env, type Logger } from "@platform/core";
+import { createDatabase, type DatabaseHandle, migrateFromEnv } from "@platform/db";
 import { loadWalletConfig, loadWalletServiceConfig } from "./config";
 import { createCursorCodec } from "./cursor";
 import { createWalletRepository } from "./repository";
@@ -41,16 +34,15 @@ export function createWalletRuntime(env: Env, overrides: WalletRuntimeOverrides 
     readyRetrySeconds: config.readyRetrySeconds,
   });
 
-  const { app, mountDocs } = createHttpApp({
+  const app = createServiceApp({
     title: "Wallet API",
     version: "1.0.0",
     description:
       "Credits, debits (idempotent, one database round trip each), balance and history. Every route answers 503 with Retry-After until the wallet is provisioned.",
     logger,
+    health: { database: database.ping },
+    routes: (target) => mountWalletRoutes(target, service, tokens),
   });
-  mountWalletRoutes(app, service, tokens);
-  mountHealth(app, { database: database.ping }, logger);
-  mountDocs();
 
   return {
     app,
@@ -64,11 +56,6 @@ export function createWalletRuntime(env: Env, overrides: WalletRuntimeOverrides 
 export type WalletRuntime = ReturnType<typeof createWalletRuntime>;
 
 /** Applies the wallet migrations (migrator Lambda, embedded runtime, tests). */
-export async function migrateWalletDatabase(env: Env): Promise<{ applied: number }> {
-  const database = createDatabase(databaseConfigFromEnv("WALLET", env));
-  try {
-    return await migrateDatabase(database.db, env.WALLET_MIGRATIONS_DIR ?? walletMigrationsFolder);
-  } finally {
-    await database.close();
-  }
+export function migrateWalletDatabase(env: Env): Promise<{ applied: number }> {
+  return migrateFromEnv("WALLET", env, env.WALLET_MIGRATIONS_DIR ?? walletMigrationsFolder);
 }

@@ -7,6 +7,7 @@ import { secureHeaders } from "hono/secure-headers";
 import type { z } from "zod";
 import { AppError, errors, type FieldError } from "../errors";
 import { type Logger, withLogContext } from "../logger";
+import { type HealthCheck, mountHealth } from "./health";
 import { problemResponse, toAppError } from "./problem";
 
 export interface HttpVariables {
@@ -118,4 +119,19 @@ export function createHttpApp<Extra extends object = object>(options: HttpAppOpt
   };
 
   return { app, mountDocs };
+}
+
+export interface ServiceAppOptions<Extra extends object> extends HttpAppOptions {
+  /** Readiness checks by name (e.g. `{ database: handle.ping }`). */
+  health: Record<string, HealthCheck>;
+  routes: (app: ReturnType<typeof createHttpApp<Extra>>["app"]) => void;
+}
+
+/** A service's complete app: conventions, its routes, health probes, then the docs that list them. */
+export function createServiceApp<Extra extends object = object>(options: ServiceAppOptions<Extra>) {
+  const { app, mountDocs } = createHttpApp<Extra>(options);
+  options.routes(app);
+  mountHealth(app, options.health, options.logger);
+  mountDocs();
+  return app;
 }
