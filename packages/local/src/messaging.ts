@@ -2,7 +2,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { type Env, env, type Logger, parseEnv } from "@platform/core";
 import { type DatabaseHandle, queryRows } from "@platform/db";
 import {
-  createOutboxPublisher,
+  createOutboxPublisherFromConfig,
   createSqsClient,
   createWalletProvisionerHandler,
   deliverOnce,
@@ -107,16 +107,10 @@ export async function startLocalMessaging(options: LocalMessagingOptions): Promi
     const config = loadMessagingConfig(serviceEnv);
     const client = sqs;
 
-    const publisher = createOutboxPublisher({
+    const publisher = createOutboxPublisherFromConfig(config, {
       db: options.usersDatabase.db,
       sqs: client,
-      queueUrl: queues.queueUrl,
-      signingKey: config.signing.key,
-      keyId: config.signing.keyId,
       logger: logger.child({ component: "outbox" }),
-      leaseSeconds: config.outbox.leaseSeconds,
-      batchSize: config.outbox.batchSize,
-      backoff: { baseSeconds: config.outbox.backoffBaseSeconds, maxSeconds: config.outbox.backoffMaxSeconds },
     });
     const handler = createWalletProvisionerHandler(serviceEnv, {
       database: options.walletDatabase,

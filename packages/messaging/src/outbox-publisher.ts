@@ -2,6 +2,7 @@ import { type MessageAttributeValue, SendMessageBatchCommand, type SQSClient } f
 import { type Logger, withLogContext } from "@platform/core";
 import { type Database, queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
+import type { MessagingConfig } from "./config";
 import { schemaForEvent } from "./events";
 import { EventAttribute, signEvent } from "./signature";
 import { describeError, stringAttribute } from "./sqs";
@@ -237,4 +238,20 @@ function parsePayload(text: string): unknown {
   } catch {
     return undefined; // rejected by the schema check, with the row's reason recorded
   }
+}
+
+/** The publisher as every process builds it: from the validated messaging configuration. */
+export function createOutboxPublisherFromConfig(
+  config: MessagingConfig,
+  parts: { db: Database; sqs: SQSClient; logger: Logger },
+): OutboxPublisher {
+  return createOutboxPublisher({
+    ...parts,
+    queueUrl: config.queueUrl,
+    signingKey: config.signing.key,
+    keyId: config.signing.keyId,
+    leaseSeconds: config.outbox.leaseSeconds,
+    batchSize: config.outbox.batchSize,
+    backoff: { baseSeconds: config.outbox.backoffBaseSeconds, maxSeconds: config.outbox.backoffMaxSeconds },
+  });
 }

@@ -2,7 +2,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createLogger, type Env, type Logger } from "@platform/core";
 import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
 import { loadMessagingConfig } from "./config";
-import { createOutboxPublisher, type RelayResult } from "./outbox-publisher";
+import { createOutboxPublisherFromConfig, type RelayResult } from "./outbox-publisher";
 import { createSqsClient } from "./sqs";
 
 export interface RelayHandlerOverrides {
@@ -32,16 +32,10 @@ export function createOutboxRelayHandler(
   const logger =
     overrides.logger ?? createLogger({ level: config.logLevel, bindings: { service: "outbox-relay" } });
   const database = overrides.database ?? createDatabase(databaseConfigFromEnv("USERS", env));
-  const publisher = createOutboxPublisher({
+  const publisher = createOutboxPublisherFromConfig(config, {
     db: database.db,
     sqs: overrides.sqs ?? createSqsClient(config),
-    queueUrl: config.queueUrl,
-    signingKey: config.signing.key,
-    keyId: config.signing.keyId,
     logger,
-    leaseSeconds: config.outbox.leaseSeconds,
-    batchSize: config.outbox.batchSize,
-    backoff: { baseSeconds: config.outbox.backoffBaseSeconds, maxSeconds: config.outbox.backoffMaxSeconds },
   });
 
   return async (_event, context) => {
