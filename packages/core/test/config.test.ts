@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { failingVariables } from "../../../test/support/config";
 import { loadCommonConfig } from "../src/common-config";
-import { ConfigError } from "../src/config";
-
-function problemsOf(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems.map((p) => p.variable);
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("shared configuration", () => {
   it("defaults to the challenge secrets outside AWS", () => {
@@ -21,10 +11,9 @@ describe("shared configuration", () => {
   });
 
   it("refuses the defaults on AWS, naming both secrets", () => {
-    expect(problemsOf(() => loadCommonConfig({ AWS_LAMBDA_FUNCTION_NAME: "users-api" })).sort()).toEqual([
-      "INTERNAL_JWT_PRIVATE_KEY",
-      "JWT_PRIVATE_KEY",
-    ]);
+    expect(
+      failingVariables(() => loadCommonConfig({ AWS_LAMBDA_FUNCTION_NAME: "users-api" })).sort(),
+    ).toEqual(["INTERNAL_JWT_PRIVATE_KEY", "JWT_PRIVATE_KEY"]);
   });
 
   it("refuses short secrets on AWS", () => {
@@ -33,7 +22,7 @@ describe("shared configuration", () => {
       JWT_PRIVATE_KEY: "short",
       INTERNAL_JWT_PRIVATE_KEY: "x".repeat(32),
     };
-    expect(problemsOf(() => loadCommonConfig(env))).toEqual(["JWT_PRIVATE_KEY"]);
+    expect(failingVariables(() => loadCommonConfig(env))).toEqual(["JWT_PRIVATE_KEY"]);
   });
 
   it.each([
@@ -42,7 +31,7 @@ describe("shared configuration", () => {
     ["JWT_TTL_SECONDS", "5"],
     ["INTERNAL_KEY_ID", "has spaces"],
   ])("names %s when it is %j", (variable, value) => {
-    expect(problemsOf(() => loadCommonConfig({ [variable]: value }))).toEqual([variable]);
+    expect(failingVariables(() => loadCommonConfig({ [variable]: value }))).toEqual([variable]);
   });
 
   it("explains the expected form and never echoes secrets", () => {

@@ -1,17 +1,7 @@
-import { ConfigError } from "@platform/core";
 import { databaseConfigFromEnv } from "@platform/db";
 import { describe, expect, it } from "vitest";
+import { failingVariables } from "../../../test/support/config";
 import { loadUsersConfig } from "../src/config";
-
-function failingVariables(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems.map((p) => p.variable);
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("users configuration", () => {
   it("has working defaults for local use", () => {
