@@ -84,9 +84,9 @@ export interface Deployment {
 
 /**
  * Links per function are exactly what its code reads at start (infra/topology.test.ts drops each
- * link in turn and expects a configuration error). Every service process reads the shared settings
- * (`loadCommonConfig`), which on AWS require both secrets; that is why the wallet API holds the
- * internal key and the relay and provisioner hold the JWT key.
+ * link in turn and expects a configuration error, and expects every function to start with only
+ * its links). Each process reads only the secret it uses: the JWT key (users and wallet APIs) or
+ * the event signing key (users API for the eager publish, relay, provisioner).
  */
 export function describeDeployment(prefix: string): Deployment {
   const topology = userEventsTopology(prefix);
@@ -116,7 +116,7 @@ export function describeDeployment(prefix: string): Deployment {
       walletApi: {
         name: "WalletApi",
         ...entry("wallet-api"),
-        links: ["WalletDatabase", "JwtPrivateKey", "InternalKey"],
+        links: ["WalletDatabase", "JwtPrivateKey"],
         timeoutSeconds: API_TIMEOUT_SECONDS,
         memoryMb: 512,
         environment: { ...logging, WALLET_READY_RETRY_SECONDS: "2" },
@@ -124,7 +124,7 @@ export function describeDeployment(prefix: string): Deployment {
       outboxRelay: {
         name: "OutboxRelay",
         ...entry("outbox-relay"),
-        links: ["UsersDatabase", "UserEvents", "InternalKey", "JwtPrivateKey"],
+        links: ["UsersDatabase", "UserEvents", "InternalKey"],
         timeoutSeconds: RELAY_TIMEOUT_SECONDS,
         memoryMb: 256,
         environment: { ...logging, ...messaging },
@@ -133,7 +133,7 @@ export function describeDeployment(prefix: string): Deployment {
         name: "WalletProvisioner",
         ...entry("wallet-provisioner"),
         // Poison messages are sent straight to the DLQ, hence the DLQ link.
-        links: ["WalletDatabase", "InternalKey", "UserEventsDlq", "JwtPrivateKey"],
+        links: ["WalletDatabase", "InternalKey", "UserEventsDlq"],
         timeoutSeconds: topology.consumerTimeoutSeconds,
         memoryMb: 256,
         environment: { ...logging, ...messaging },

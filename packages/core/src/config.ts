@@ -42,6 +42,27 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.output<S
   );
 }
 
+/**
+ * Runs several loaders and reports all their problems at once: whoever fixes a configuration
+ * should see every faulty variable in one go, not one per restart.
+ */
+export function loadAll<T extends Record<string, () => unknown>>(
+  loaders: T,
+): { [K in keyof T]: ReturnType<T[K]> } {
+  const problems: ConfigProblem[] = [];
+  const result: Record<string, unknown> = {};
+  for (const [name, load] of Object.entries(loaders)) {
+    try {
+      result[name] = load();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return result as { [K in keyof T]: ReturnType<T[K]> };
+}
+
 function redactIfSecret(variable: string, value: string): string {
   return /KEY|SECRET|PASSWORD|TOKEN/i.test(variable) ? "<redacted>" : value;
 }

@@ -1,42 +1,44 @@
 import { describe, expect, it } from "vitest";
 import { failingVariables } from "../../../test/support/config";
-import { loadCommonConfig } from "../src/common-config";
+import { loadEventSigningConfig, loadJwtConfig, loadLogLevel } from "../src/common-config";
+
+const onAws = { AWS_LAMBDA_FUNCTION_NAME: "users-api" };
 
 describe("shared configuration", () => {
   it("defaults to the challenge secrets outside AWS", () => {
-    const config = loadCommonConfig({});
-    expect(config.jwt.secret).toBe("ILIACHALLENGE");
-    expect(config.internalSigningKey).toBe("ILIACHALLENGE_INTERNAL");
-    expect(config.jwt.ttlSeconds).toBe(3600);
+    expect(loadJwtConfig({})).toEqual({
+      secret: "ILIACHALLENGE",
+      issuer: "urn:platform:users",
+      audience: "urn:platform:api",
+      ttlSeconds: 3600,
+    });
+    expect(loadEventSigningConfig({})).toEqual({ key: "ILIACHALLENGE_INTERNAL", keyId: "v1" });
   });
 
-  it("refuses the defaults on AWS, naming both secrets", () => {
-    expect(
-      failingVariables(() => loadCommonConfig({ AWS_LAMBDA_FUNCTION_NAME: "users-api" })).sort(),
-    ).toEqual(["INTERNAL_JWT_PRIVATE_KEY", "JWT_PRIVATE_KEY"]);
+  it("refuses the defaults on AWS, naming each secret", () => {
+    expect(failingVariables(() => loadJwtConfig(onAws))).toEqual(["JWT_PRIVATE_KEY"]);
+    expect(failingVariables(() => loadEventSigningConfig(onAws))).toEqual(["INTERNAL_JWT_PRIVATE_KEY"]);
   });
 
-  it("refuses short secrets on AWS", () => {
-    const env = {
-      AWS_LAMBDA_FUNCTION_NAME: "f",
-      JWT_PRIVATE_KEY: "short",
-      INTERNAL_JWT_PRIVATE_KEY: "x".repeat(32),
-    };
-    expect(failingVariables(() => loadCommonConfig(env))).toEqual(["JWT_PRIVATE_KEY"]);
+  it("refuses short secrets on AWS and accepts long ones", () => {
+    expect(failingVariables(() => loadJwtConfig({ ...onAws, JWT_PRIVATE_KEY: "short" }))).toEqual([
+      "JWT_PRIVATE_KEY",
+    ]);
+    expect(loadJwtConfig({ ...onAws, JWT_PRIVATE_KEY: "x".repeat(32) }).secret).toBe("x".repeat(32));
   });
 
   it.each([
-    ["LOG_LEVEL", "loud"],
-    ["JWT_TTL_SECONDS", "ten"],
-    ["JWT_TTL_SECONDS", "5"],
-    ["INTERNAL_KEY_ID", "has spaces"],
-  ])("names %s when it is %j", (variable, value) => {
-    expect(failingVariables(() => loadCommonConfig({ [variable]: value }))).toEqual([variable]);
+    ["JWT_TTL_SECONDS", "ten", loadJwtConfig],
+    ["JWT_TTL_SECONDS", "5", loadJwtConfig],
+    ["INTERNAL_KEY_ID", "has spaces", loadEventSigningConfig],
+    ["LOG_LEVEL", "loud", loadLogLevel],
+  ] as const)("names %s when it is %j", (variable, value, load) => {
+    expect(failingVariables(() => load({ [variable]: value }))).toEqual([variable]);
   });
 
   it("explains the expected form and never echoes secrets", () => {
     try {
-      loadCommonConfig({ AWS_LAMBDA_FUNCTION_NAME: "f", JWT_PRIVATE_KEY: "my-short-secret" });
+      loadJwtConfig({ ...onAws, JWT_PRIVATE_KEY: "my-short-secret" });
     } catch (error) {
       expect((error as Error).message).toContain(
         "JWT_PRIVATE_KEY: expected a secret of at least 32 characters",

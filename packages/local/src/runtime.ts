@@ -1,5 +1,5 @@
 import path from "node:path";
-import { createLogger, type Env, type Logger, loadCommonConfig } from "@platform/core";
+import { createLogger, type Env, type Logger, loadLogLevel } from "@platform/core";
 import { createDataApiEmulator } from "@platform/data-api-emulator";
 import { createDatabase, databaseConfigFromEnv, migrateDatabase } from "@platform/db";
 import { type EmbeddedPostgresServer, startEmbeddedPostgres } from "@platform/db/embedded";
@@ -42,8 +42,7 @@ export async function startLocalRuntime(env: Env, options: { logger?: Logger } =
   loadWalletServiceConfig(env);
   // The queue URL is only known once the emulator runs; everything else is checked now.
   loadMessagingConfig({ USER_EVENTS_QUEUE_URL: "http://127.0.0.1/user-events", ...env });
-  const logger =
-    options.logger ?? createLogger({ level: loadCommonConfig(env).logLevel, bindings: { service: "local" } });
+  const logger = options.logger ?? createLogger({ level: loadLogLevel(env), bindings: { service: "local" } });
   const cleanup: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const step of cleanup.reverse()) {

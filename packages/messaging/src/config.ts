@@ -1,4 +1,14 @@
-import { ConfigError, type Env, env, isRunningOnAws, loadCommonConfig, parseEnv } from "@platform/core";
+import {
+  ConfigError,
+  type Env,
+  env,
+  isRunningOnAws,
+  type LogLevel,
+  loadAll,
+  loadEventSigningConfig,
+  loadLogLevel,
+  parseEnv,
+} from "@platform/core";
 import { z } from "zod";
 import { buildTopology, parseRetryTiers, type QueueTopology, TopologyError } from "./topology";
 
@@ -18,7 +28,7 @@ export interface MessagingConfig {
     backoffMaxSeconds: number;
   };
   signing: { key: string; keyId: string };
-  logLevel: ReturnType<typeof loadCommonConfig>["logLevel"];
+  logLevel: LogLevel;
 }
 
 const retryTiers = z
@@ -42,26 +52,30 @@ const retryTiers = z
  * instead of surfacing as a strange retry pattern in production.
  */
 export function loadMessagingConfig(source: Env): MessagingConfig {
-  const common = loadCommonConfig(source);
   const onAws = isRunningOnAws(source);
-  const parsed = parseEnv(
-    z.object({
-      USER_EVENTS_QUEUE_URL: env.url(),
-      USER_EVENTS_DLQ_URL: env.url().optional(),
-      SQS_ENDPOINT: env.url().optional(),
-      AWS_REGION: onAws ? env.string() : env.string({ default: "us-east-1" }),
-      RETRY_TIERS_SECONDS: retryTiers,
-      USER_EVENTS_CONSUMER_TIMEOUT_SECONDS: env.integer({ min: 1, max: 900, default: 30 }),
-      USER_EVENTS_CONSUMER_BATCH_SIZE: env.integer({ min: 1, max: 10, default: 10 }),
-      // More than 10 is sent as several SendMessageBatch calls (SQS's limit per call).
-      OUTBOX_BATCH_SIZE: env.integer({ min: 1, max: 100, default: 10 }),
-      OUTBOX_LEASE_SECONDS: env.integer({ min: 1, max: 3600, default: 30 }),
-      OUTBOX_POLL_INTERVAL_MS: env.integer({ min: 50, max: 60_000, default: 1000 }),
-      OUTBOX_BACKOFF_BASE_SECONDS: env.integer({ min: 0, max: 3600, default: 5 }),
-      OUTBOX_BACKOFF_MAX_SECONDS: env.integer({ min: 0, max: 86_400, default: 900 }),
-    }),
-    source,
-  );
+  const { parsed, signing, logLevel } = loadAll({
+    signing: () => loadEventSigningConfig(source),
+    logLevel: () => loadLogLevel(source),
+    parsed: () =>
+      parseEnv(
+        z.object({
+          USER_EVENTS_QUEUE_URL: env.url(),
+          USER_EVENTS_DLQ_URL: env.url().optional(),
+          SQS_ENDPOINT: env.url().optional(),
+          AWS_REGION: onAws ? env.string() : env.string({ default: "us-east-1" }),
+          RETRY_TIERS_SECONDS: retryTiers,
+          USER_EVENTS_CONSUMER_TIMEOUT_SECONDS: env.integer({ min: 1, max: 900, default: 30 }),
+          USER_EVENTS_CONSUMER_BATCH_SIZE: env.integer({ min: 1, max: 10, default: 10 }),
+          // More than 10 is sent as several SendMessageBatch calls (SQS's limit per call).
+          OUTBOX_BATCH_SIZE: env.integer({ min: 1, max: 100, default: 10 }),
+          OUTBOX_LEASE_SECONDS: env.integer({ min: 1, max: 3600, default: 30 }),
+          OUTBOX_POLL_INTERVAL_MS: env.integer({ min: 50, max: 60_000, default: 1000 }),
+          OUTBOX_BACKOFF_BASE_SECONDS: env.integer({ min: 0, max: 3600, default: 5 }),
+          OUTBOX_BACKOFF_MAX_SECONDS: env.integer({ min: 0, max: 86_400, default: 900 }),
+        }),
+        source,
+      ),
+  });
   return {
     queueUrl: parsed.USER_EVENTS_QUEUE_URL,
     deadLetterQueueUrl: parsed.USER_EVENTS_DLQ_URL,
@@ -79,8 +93,8 @@ export function loadMessagingConfig(source: Env): MessagingConfig {
       backoffBaseSeconds: parsed.OUTBOX_BACKOFF_BASE_SECONDS,
       backoffMaxSeconds: Math.max(parsed.OUTBOX_BACKOFF_MAX_SECONDS, parsed.OUTBOX_BACKOFF_BASE_SECONDS),
     },
-    signing: { key: common.internalSigningKey, keyId: common.internalKeyId },
-    logLevel: common.logLevel,
+    signing,
+    logLevel,
   };
 }
 

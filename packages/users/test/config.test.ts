@@ -20,6 +20,14 @@ describe("users configuration", () => {
   ])("stops on %s=%s, naming it", (variable, value) => {
     expect(failingVariables(() => loadUsersConfig({ [variable]: value }))).toEqual([variable]);
   });
+
+  it("reports every faulty variable at once, shared and own", () => {
+    expect(
+      failingVariables(() =>
+        loadUsersConfig({ JWT_TTL_SECONDS: "x", BCRYPT_COST: "1", LOG_LEVEL: "loud" }),
+      ).sort(),
+    ).toEqual(["BCRYPT_COST", "JWT_TTL_SECONDS", "LOG_LEVEL"]);
+  });
 });
 
 describe("database configuration", () => {

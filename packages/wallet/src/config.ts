@@ -1,5 +1,5 @@
 import { hkdfSync } from "node:crypto";
-import { type Env, env, loadCommonConfig, parseEnv } from "@platform/core";
+import { type Env, env, loadAll, loadJwtConfig, loadLogLevel, parseEnv } from "@platform/core";
 import { type DatabaseConfig, databaseConfigFromEnv } from "@platform/db";
 import { z } from "zod";
 
@@ -8,24 +8,29 @@ export type WalletConfig = WalletServiceConfig & { database: DatabaseConfig };
 
 /** The wallet's own settings, without database coordinates (for runtimes handed a database). */
 export function loadWalletServiceConfig(source: Env) {
-  const common = loadCommonConfig(source);
-  const own = parseEnv(
-    z.object({
-      WALLET_READY_RETRY_SECONDS: env.integer({ min: 1, max: 3600, default: 2 }),
-      CURSOR_SIGNING_KEY: env
-        .string({ minLength: 32, expected: "expected a key of at least 32 characters" })
-        .optional(),
-    }),
-    source,
-  );
+  const { own, logLevel, jwt } = loadAll({
+    logLevel: () => loadLogLevel(source),
+    jwt: () => loadJwtConfig(source),
+    own: () =>
+      parseEnv(
+        z.object({
+          WALLET_READY_RETRY_SECONDS: env.integer({ min: 1, max: 3600, default: 2 }),
+          CURSOR_SIGNING_KEY: env
+            .string({ minLength: 32, expected: "expected a key of at least 32 characters" })
+            .optional(),
+        }),
+        source,
+      ),
+  });
   return {
-    ...common,
+    logLevel,
+    jwt,
     readyRetrySeconds: own.WALLET_READY_RETRY_SECONDS,
     cursorKey: own.CURSOR_SIGNING_KEY
       ? Buffer.from(own.CURSOR_SIGNING_KEY, "utf8")
       : // A key of its own, derived from the JWT secret: one secret to manage, yet a cursor tag can
         // never be replayed as a token signature or the other way round.
-        Buffer.from(hkdfSync("sha256", common.jwt.secret, "", "wallet-history-cursor", 32)),
+        Buffer.from(hkdfSync("sha256", jwt.secret, "", "wallet-history-cursor", 32)),
   };
 }
 

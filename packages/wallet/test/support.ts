@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { createTokenService, loadCommonConfig } from "@platform/core";
+import { createTokenService, loadJwtConfig } from "@platform/core";
 import type { Database } from "@platform/db";
 import { provisionWallet } from "../src/index";
 
-const tokens = createTokenService(loadCommonConfig({}).jwt);
+const tokens = createTokenService(loadJwtConfig({}));
 
 export interface Problem {
   status: number | string;

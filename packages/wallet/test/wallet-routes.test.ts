@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createLogger, createTokenService, loadCommonConfig } from "@platform/core";
+import { createLogger, createTokenService, loadJwtConfig } from "@platform/core";
 import type { DatabaseHandle } from "@platform/db";
 import { sql } from "drizzle-orm";
 import { SignJWT } from "jose";
@@ -401,7 +401,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
         .setJti("j")
         .sign(new TextEncoder().encode("not-the-key"));
       expect((await api.get("/v1/balance", { authorization: `Bearer ${foreign}` })).status).toBe(401);
-      const odd = await createTokenService(loadCommonConfig({}).jwt).issue("not-a-uuid");
+      const odd = await createTokenService(loadJwtConfig({})).issue("not-a-uuid");
       const response = await api.get("/v1/balance", { authorization: `Bearer ${odd.accessToken}` });
       expect(response.status).toBe(401);
     });
