@@ -1,4 +1,7 @@
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalRuntimeFixture, startLocalRuntimeFixture } from "../support/local";
 
@@ -51,15 +54,21 @@ describe("users service over HTTP on the embedded runtime", () => {
 });
 
 describe("npm start with a bad configuration", () => {
+  // Each case starts a real `npm start` process, which must stop before touching anything.
   it.each([
     ["USERS_PORT", "not-a-port"],
     ["EMBEDDED_PG_PORT", "70000"],
     ["JWT_TTL_SECONDS", "forever"],
     ["BCRYPT_COST", "4"],
-  ])("stops with %s named in the message", async (variable, value) => {
+    ["WALLET_READY_RETRY_SECONDS", "0"],
+    ["SQS_PORT", "http"],
+    ["RETRY_TIERS_SECONDS", "30,10"],
+    ["DB_DRIVER", "oracle"],
+  ])("stops with %s named in the message, before creating anything", async (variable, value) => {
+    const dataDir = path.join(tmpdir(), `platform-never-created-${process.pid}-${variable}`);
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, ["--import", "tsx", "packages/local/src/main.ts"], {
-        env: { ...process.env, DATA_DIR: "/nonexistent/never-used", [variable]: value },
+        env: { ...process.env, DATA_DIR: dataDir, [variable]: value },
         stdio: ["ignore", "ignore", "pipe"],
       });
       let stderr = "";
@@ -71,5 +80,6 @@ describe("npm start with a bad configuration", () => {
     expect(code).toBe(78);
     expect(stderr).toContain(`${variable}:`);
     expect(stderr).toContain("expected");
+    expect(existsSync(dataDir)).toBe(false);
   });
 });

@@ -17,6 +17,8 @@ export function loadLocalConfig(source: Env) {
       WALLET_PORT: env.port(3001),
       EMBEDDED_PG_PORT: env.port(5433),
       DATA_API_PORT: env.port(0),
+      // Read by the services too; checked here so a typo stops start-up before PostgreSQL starts.
+      DB_DRIVER: env.oneOf(["pg", "data-api"], "pg"),
     }),
     source,
   );

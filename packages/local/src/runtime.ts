@@ -1,5 +1,5 @@
 import path from "node:path";
-import { createLogger, type Env, type Logger, loadLogLevel } from "@platform/core";
+import { createLogger, type Env, type Logger, loadAll, loadLogLevel } from "@platform/core";
 import { createDataApiEmulator } from "@platform/data-api-emulator";
 import { createDatabase, databaseConfigFromEnv, migrateDatabase } from "@platform/db";
 import { type EmbeddedPostgresServer, startEmbeddedPostgres } from "@platform/db/embedded";
@@ -8,7 +8,7 @@ import { createUsersRuntime, loadUsersConfig, usersMigrationsFolder } from "@pla
 import { createWalletRuntime, loadWalletServiceConfig, walletMigrationsFolder } from "@platform/wallet";
 import { loadLocalConfig } from "./config";
 import { listen, type RunningServer } from "./http";
-import { startLocalMessaging } from "./messaging";
+import { loadLocalMessagingSettings, startLocalMessaging } from "./messaging";
 
 /** Placeholder ARNs: the emulator requires ARN-shaped values but does not check them further. */
 const localDataApiCoordinates = {
@@ -35,13 +35,16 @@ export interface LocalRuntime {
  * emulator with the outbox relay and the real wallet-provisioner handler behind it.
  */
 export async function startLocalRuntime(env: Env, options: { logger?: Logger } = {}): Promise<LocalRuntime> {
-  const config = loadLocalConfig(env);
-  // Validate every service's settings before anything starts, so a typo stops start-up at once
-  // instead of after PostgreSQL has been initialised.
-  loadUsersConfig(env);
-  loadWalletServiceConfig(env);
-  // The queue URL is only known once the emulator runs; everything else is checked now.
-  loadMessagingConfig({ USER_EVENTS_QUEUE_URL: "http://127.0.0.1/user-events", ...env });
+  // Every setting of every part is validated before anything starts, and all faults are reported
+  // together: a typo stops start-up at once, not after PostgreSQL has been initialised.
+  const { config } = loadAll({
+    config: () => loadLocalConfig(env),
+    users: () => loadUsersConfig(env),
+    wallet: () => loadWalletServiceConfig(env),
+    queue: () => loadLocalMessagingSettings(env),
+    // The queue URL is only known once the emulator runs; everything else is checked now.
+    messaging: () => loadMessagingConfig({ USER_EVENTS_QUEUE_URL: "http://127.0.0.1/user-events", ...env }),
+  });
   const logger = options.logger ?? createLogger({ level: loadLogLevel(env), bindings: { service: "local" } });
   const cleanup: (() => Promise<void>)[] = [];
   const stop = async () => {
