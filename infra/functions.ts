@@ -174,6 +174,9 @@ export const API_ROUTES: readonly { route: string; target: "usersApi" | "walletA
   { route: "POST /v1/transactions/{proxy+}", target: "walletApi" },
   { route: "GET /v1/balance", target: "walletApi" },
   { route: "GET /v1/wallet/status", target: "walletApi" },
+  // The wallet's own health and docs, under a prefix its Lambda handler removes
+  // (WALLET_OPERATIONS_PREFIX in packages/wallet/src/lambda.ts).
+  { route: "GET /wallet/{proxy+}", target: "walletApi" },
 ];
 
 /**

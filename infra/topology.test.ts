@@ -15,6 +15,7 @@ import {
   LINKED_VARIABLES,
   type LinkedResources,
 } from "../functions/_shared/aws-env";
+import { WALLET_OPERATIONS_PREFIX } from "../packages/wallet/src/lambda";
 import {
   API_ROUTES,
   type Deployment,
@@ -276,7 +277,17 @@ describe("HTTP API", () => {
     ["GET", "/v1/transactions", "walletApi"],
     ["GET", "/v1/balance", "walletApi"],
     ["GET", "/v1/wallet/status", "walletApi"],
+    ["GET", "/wallet/health/ready", "walletApi"],
+    ["GET", "/wallet/docs", "walletApi"],
+    ["GET", "/wallet/openapi.json", "walletApi"],
   ];
+
+  it("routes the prefix the wallet's Lambda handler strips", () => {
+    expect(API_ROUTES).toContainEqual({
+      route: `GET ${WALLET_OPERATIONS_PREFIX}/{proxy+}`,
+      target: "walletApi",
+    });
+  });
 
   it.each(contract)("%s %s reaches exactly one function: %s", (method, requestPath, target) => {
     const routes = API_ROUTES.filter(({ route }) => matches(route, method, requestPath));

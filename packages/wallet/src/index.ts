@@ -1,6 +1,6 @@
 export * from "./config";
 export * from "./cursor";
-export { createWalletLambdaHandler } from "./lambda";
+export { createWalletLambdaHandler, WALLET_OPERATIONS_PREFIX } from "./lambda";
 export * from "./provisioning";
 export * from "./repository";
 export * from "./runtime";

@@ -96,6 +96,19 @@ describe("wallet-api Lambda handler (API Gateway HTTP API, payload 2.0)", () => 
     expect((next.json as { items: { type: string }[] }).items.map((e) => e.type)).toEqual(["credit"]);
   });
 
+  it("serves its health and docs under /wallet, where the shared API Gateway routes them", async () => {
+    const ready = await invoke({ method: "GET", path: "/wallet/health/ready" });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json).toEqual({ status: "ok", checks: { database: "ok" } });
+    const doc = await invoke({ method: "GET", path: "/wallet/openapi.json" });
+    expect(Object.keys((doc.json as { paths: object }).paths)).toContain("/v1/balance");
+    const ui = await invoke({ method: "GET", path: "/wallet/docs" });
+    expect(ui.statusCode).toBe(200);
+    expect(ui.body).toContain("./openapi.json");
+    // The API's own routes are untouched.
+    expect((await invoke({ method: "GET", path: "/v1/balance" })).statusCode).toBe(401);
+  });
+
   it("decodes a base64-encoded body as API Gateway sends binary-safe payloads", async () => {
     const database = testDb.open();
     const { auth } = await newUser(database.db);

@@ -115,7 +115,8 @@ export function createHttpApp<Extra extends object = object>(options: HttpAppOpt
       openapi: "3.1.0",
       info: { title: options.title, version: options.version, description: options.description },
     });
-    app.get("/docs", swaggerUI({ url: "/openapi.json", title: options.title }));
+    // Relative, so the page also finds its document when a gateway serves it under a prefix.
+    app.get("/docs", swaggerUI({ url: "./openapi.json", title: options.title }));
   };
 
   return { app, mountDocs };

@@ -7,16 +7,41 @@ export type ApiGatewayV2Handler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
+export interface ApiGatewayV2Options {
+  /**
+   * A path prefix the shared API Gateway puts in front of this service's own operational routes
+   * (e.g. `/wallet` for `/wallet/health/ready`); it is removed before the app routes the request,
+   * so the app serves the same paths on Lambda as locally.
+   */
+  pathPrefix?: string;
+}
+
+function withoutPrefix(event: APIGatewayProxyEventV2, prefix: string): APIGatewayProxyEventV2 {
+  if (!event.rawPath.startsWith(`${prefix}/`)) return event;
+  const rawPath = event.rawPath.slice(prefix.length);
+  return {
+    ...event,
+    rawPath,
+    requestContext: { ...event.requestContext, http: { ...event.requestContext.http, path: rawPath } },
+  };
+}
+
 /**
  * Adapts a Hono app to API Gateway HTTP API (payload 2.0) with the standard `aws-lambda` types.
  * Hono's adapter declares its own, slightly different event types (`body: string | null`); the
  * wire format is the same, so the cast is confined here.
  */
-export function apiGatewayV2Handler(app: Hono<never, never, never>): ApiGatewayV2Handler {
+export function apiGatewayV2Handler(
+  app: Hono<never, never, never>,
+  options: ApiGatewayV2Options = {},
+): ApiGatewayV2Handler {
   const handler = handle(app as unknown as Hono);
+  type HonoEvent = Parameters<typeof handler>[0];
+  type HonoContext = Parameters<typeof handler>[1];
+  const { pathPrefix } = options;
   return (event, context) =>
     handler(
-      event as unknown as Parameters<typeof handler>[0],
-      context as unknown as Parameters<typeof handler>[1],
+      (pathPrefix ? withoutPrefix(event, pathPrefix) : event) as unknown as HonoEvent,
+      context as unknown as HonoContext,
     ) as Promise<APIGatewayProxyStructuredResultV2>;
 }
