@@ -55,6 +55,39 @@ export function problemResponse(c: Context, error: AppError): Response {
   });
 }
 
+// Network errors, PostgreSQL "connection exception"/"operator intervention"/"insufficient
+// resources" classes, and the Data API's unavailable states: the request may succeed later.
+const UNAVAILABLE_CODES = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EAI_AGAIN|08...|57P0[123]|53300)$/;
+const UNAVAILABLE_NAMES = new Set([
+  "DatabaseResumingException",
+  "DatabaseUnavailableException",
+  "DatabaseNotFoundException",
+  "ServiceUnavailableError",
+  "ThrottlingException",
+]);
+
+/** True when the error (or one it wraps) says a dependency is unreachable, not that the request is wrong. */
+export function isDependencyUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 6; depth += 1) {
+    const { code, name, message, cause } = current as {
+      code?: unknown;
+      name?: unknown;
+      message?: unknown;
+      cause?: unknown;
+    };
+    if (typeof code === "string" && UNAVAILABLE_CODES.test(code)) return true;
+    if (typeof name === "string" && UNAVAILABLE_NAMES.has(name)) return true;
+    if (
+      typeof message === "string" &&
+      /Connection terminated|timeout exceeded when trying to connect/i.test(message)
+    ) {
+      return true;
+    }
+    current = cause;
+  }
+  return false;
+}
+
 /** Maps whatever a handler threw onto the contract; unknown errors are logged, never echoed. */
 export function toAppError(error: unknown, logger: Logger): AppError {
   if (error instanceof AppError) return error;
@@ -81,6 +114,15 @@ export function toAppError(error: unknown, logger: Logger): AppError {
         message: error.message || titles[error.status] || "Client error",
       });
     }
+  }
+  if (isDependencyUnavailable(error)) {
+    logger.error("dependency unavailable", { error });
+    return new AppError({
+      status: 503,
+      code: "DEPENDENCY_UNAVAILABLE",
+      message: "A dependency is temporarily unavailable. Retry later.",
+      headers: { "Retry-After": "5" },
+    });
   }
   logger.error("unhandled error", { error });
   return new AppError({ status: 500, code: "INTERNAL_ERROR", message: "An unexpected error occurred." });
