@@ -10,10 +10,11 @@ export {
   type HttpVariables,
   type ServiceAppOptions,
 } from "./http/app";
-export { type AuthVariables, requireAuth } from "./http/auth";
+export { type AuthVariables, authenticatedUserId, requireAuth } from "./http/auth";
 export { type HealthCheck, mountHealth } from "./http/health";
 export { type ApiGatewayV2Handler, apiGatewayV2Handler } from "./http/lambda";
 export { ProblemSchema, problemContent } from "./http/openapi";
 export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemResponse } from "./http/problem";
+export * from "./ids";
 export * from "./jwt";
 export * from "./logger";

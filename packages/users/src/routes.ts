@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   type AuthVariables,
+  authenticatedUserId,
   type HttpEnv,
   problemContent,
   requireAuth,
@@ -128,8 +129,6 @@ export function mountUsersRoutes(
 
   app.use(meRoute.path, requireAuth(tokens) as never);
   app.openapi(meRoute, async (c) => {
-    const userId = c.get("userId");
-    if (!userId) throw new Error("auth middleware did not run");
-    return c.json({ user: await service.me(userId) }, 200);
+    return c.json({ user: await service.me(authenticatedUserId(c)) }, 200);
   });
 }

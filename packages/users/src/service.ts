@@ -33,7 +33,6 @@ export interface Registration {
   password: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const INVALID_CREDENTIALS = "Invalid email or password.";
 
 export function createUsersService(deps: UsersServiceDeps) {
@@ -97,8 +96,9 @@ export function createUsersService(deps: UsersServiceDeps) {
       return tokens.issue(state.userId);
     },
 
+    /** `userId` comes from a verified token (a lower-case UUID, see requireAuth). */
     async me(userId: string): Promise<UserRecord> {
-      const user = UUID.test(userId) ? await repository.findById(userId) : null;
+      const user = await repository.findById(userId);
       // A valid token for a user that no longer exists is as good as no token.
       if (!user) throw errors.unauthorized("The access token is invalid or expired.");
       return user;

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { isUuid } from "@platform/core";
 
 /** Position after the last entry of a page: entries are ordered by (created_at desc, id desc). */
 export interface HistoryPosition {
@@ -7,7 +8,6 @@ export interface HistoryPosition {
 }
 
 const ISO_MICROS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Opaque, tamper-evident history cursors: base64url(JSON position) "." base64url(HMAC-SHA256).
@@ -35,7 +35,7 @@ export function createCursorCodec(key: Buffer) {
         if (!Array.isArray(decoded) || decoded.length !== 2) return null;
         const [createdAt, id] = decoded as unknown[];
         if (typeof createdAt !== "string" || !ISO_MICROS.test(createdAt)) return null;
-        if (typeof id !== "string" || !UUID.test(id)) return null;
+        if (!isUuid(id)) return null;
         return { createdAt, id };
       } catch {
         return null;

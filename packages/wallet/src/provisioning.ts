@@ -1,14 +1,13 @@
+import { isUuid } from "@platform/core";
 import type { Database } from "@platform/db";
 import { createWalletRepository, type ReconciliationReport } from "./repository";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Creates the user's wallet (balance 0) unless it exists: one `INSERT ... ON CONFLICT DO NOTHING`,
  * so redelivered and concurrent `user.registered` events produce exactly one wallet.
  */
 export async function provisionWallet(db: Database, userId: string): Promise<{ created: boolean }> {
-  if (!UUID.test(userId))
+  if (!isUuid(userId))
     throw new TypeError(`provisionWallet: user id is not a UUID: ${JSON.stringify(userId)}`);
   return createWalletRepository(db).provision(userId.toLowerCase());
 }

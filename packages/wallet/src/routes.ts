@@ -2,6 +2,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   AppError,
   type AuthVariables,
+  authenticatedUserId,
   errors,
   fieldErrorsOf,
   type HttpEnv,
@@ -208,12 +209,6 @@ function idempotencyHook(
   throw errors.validation(fieldErrorsOf(result.error, result.target));
 }
 
-function userOf(c: Context<WalletEnv>): string {
-  const userId = c.get("userId");
-  if (!userId) throw new Error("auth middleware did not run");
-  return userId;
-}
-
 export function mountWalletRoutes(app: OpenAPIHono<WalletEnv>, service: WalletService, tokens: TokenService) {
   const auth = requireAuth(tokens) as never;
   for (const route of [
@@ -231,7 +226,7 @@ export function mountWalletRoutes(app: OpenAPIHono<WalletEnv>, service: WalletSe
       postingRoute(type),
       async (c) => {
         const body = c.req.valid("json");
-        const { entry, replayed } = await service[type](userOf(c), {
+        const { entry, replayed } = await service[type](authenticatedUserId(c), {
           amountMinor: body.amountMinor,
           description: body.description ?? null,
           idempotencyKey: c.req.valid("header")["Idempotency-Key"],
@@ -246,12 +241,12 @@ export function mountWalletRoutes(app: OpenAPIHono<WalletEnv>, service: WalletSe
     );
   }
 
-  app.openapi(balanceRoute, async (c) => c.json(await service.balance(userOf(c)), 200));
+  app.openapi(balanceRoute, async (c) => c.json(await service.balance(authenticatedUserId(c)), 200));
 
   app.openapi(historyRoute, async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    return c.json(await service.history(userOf(c), limit ?? 20, cursor), 200);
+    return c.json(await service.history(authenticatedUserId(c), limit ?? 20, cursor), 200);
   });
 
-  app.openapi(statusRoute, async (c) => c.json(await service.status(userOf(c)), 200));
+  app.openapi(statusRoute, async (c) => c.json(await service.status(authenticatedUserId(c)), 200));
 }

@@ -30,8 +30,6 @@ export interface HistoryPage {
   nextCursor: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * A posting that raced another one on the same wallet is re-read with a fresh snapshot. Once is
  * enough to see a concurrent duplicate; the third attempt only guards against pathological churn.
@@ -45,6 +43,7 @@ export function payloadFingerprint(type: EntryType, amountMinor: number, descrip
     .digest("hex");
 }
 
+/** Every `userId` here comes from a verified token: a lower-case UUID (see requireAuth). */
 export function createWalletService(deps: WalletServiceDeps) {
   const { repository, cursors, logger } = deps;
 
@@ -56,17 +55,10 @@ export function createWalletService(deps: WalletServiceDeps) {
       { status: "provisioning" },
     );
 
-  /** Users are identified by UUIDs; any other subject cannot own a wallet. */
-  const ownerOf = (userId: string): string => {
-    if (!UUID.test(userId)) throw errors.unauthorized("The access token is invalid or expired.");
-    return userId.toLowerCase();
-  };
-
   const post = async (type: EntryType, userId: string, request: PostRequest): Promise<PostResult> => {
-    const owner = ownerOf(userId);
     const entry = {
       id: randomUUID(),
-      userId: owner,
+      userId,
       type,
       amountMinor: request.amountMinor,
       description: request.description,
@@ -122,14 +114,13 @@ export function createWalletService(deps: WalletServiceDeps) {
     debit: (userId: string, request: PostRequest) => post("debit", userId, request),
 
     async balance(userId: string): Promise<{ balanceMinor: number; currency: typeof CURRENCY }> {
-      const balanceMinor = await repository.balance(ownerOf(userId));
+      const balanceMinor = await repository.balance(userId);
       if (balanceMinor === null) throw provisioning();
       return { balanceMinor, currency: CURRENCY };
     },
 
     async history(userId: string, limit: number, cursor: string | undefined): Promise<HistoryPage> {
-      const owner = ownerOf(userId);
-      const after = cursor === undefined ? null : cursors.decode(owner, cursor);
+      const after = cursor === undefined ? null : cursors.decode(userId, cursor);
       if (after === null && cursor !== undefined) {
         throw new AppError({
           status: 400,
@@ -139,7 +130,7 @@ export function createWalletService(deps: WalletServiceDeps) {
         });
       }
       // One extra row tells whether another page exists without a count query.
-      const rows = await repository.history(owner, limit + 1, after);
+      const rows = await repository.history(userId, limit + 1, after);
       if (rows === null) throw provisioning();
       const items = rows.slice(0, limit);
       const last = items.at(-1);
@@ -147,13 +138,13 @@ export function createWalletService(deps: WalletServiceDeps) {
         items,
         nextCursor:
           rows.length > limit && last
-            ? cursors.encode(owner, { createdAt: last.createdAt, id: last.id })
+            ? cursors.encode(userId, { createdAt: last.createdAt, id: last.id })
             : null,
       };
     },
 
     async status(userId: string): Promise<{ status: "ready" }> {
-      if (!(await repository.walletExists(ownerOf(userId)))) throw provisioning();
+      if (!(await repository.walletExists(userId))) throw provisioning();
       return { status: "ready" };
     },
   };
