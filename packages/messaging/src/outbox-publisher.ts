@@ -122,36 +122,30 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): OutboxPu
     return outcome;
   }
 
-  /** Writes the outcome back; each statement touches only the rows it names. */
+  /**
+   * Writes the outcome back in one statement, touching only the rows it names: sent rows are
+   * marked sent, failed ones get an attempt, the error and their backoff, rejected ones `failed`.
+   */
   async function record(outcome: SendOutcome): Promise<void> {
-    if (outcome.sent.length > 0) {
-      const ids = JSON.stringify(outcome.sent.map((row) => row.id));
-      await db.execute(sql`
-        update outbox set status = 'sent', sent_at = now(), lease_until = null
-        where id in (select value::uuid from jsonb_array_elements_text(${ids}::jsonb))
-          and status = 'pending'`);
-    }
-    if (outcome.failed.length > 0) {
-      const failures = JSON.stringify(outcome.failed.map(({ row, error }) => ({ id: row.id, error })));
-      await db.execute(sql`
-        update outbox o
-        set attempts = o.attempts + 1,
-            last_error = f.error,
-            lease_until = null,
-            next_attempt_at = now() + make_interval(secs => least(
-              ${backoff.maxSeconds}::float8,
-              ${backoff.baseSeconds}::float8 * power(2::float8, least(o.attempts, 30)::float8)))
-        from jsonb_to_recordset(${failures}::jsonb) as f(id uuid, error text)
-        where o.id = f.id and o.status = 'pending'`);
-    }
-    if (outcome.rejected.length > 0) {
-      const rejections = JSON.stringify(outcome.rejected.map(({ row, error }) => ({ id: row.id, error })));
-      await db.execute(sql`
-        update outbox o
-        set status = 'failed', last_error = f.error, lease_until = null
-        from jsonb_to_recordset(${rejections}::jsonb) as f(id uuid, error text)
-        where o.id = f.id and o.status = 'pending'`);
-    }
+    const results = [
+      ...outcome.sent.map((row) => ({ id: row.id, result: "sent", error: null })),
+      ...outcome.failed.map(({ row, error }) => ({ id: row.id, result: "failed", error })),
+      ...outcome.rejected.map(({ row, error }) => ({ id: row.id, result: "rejected", error })),
+    ];
+    if (results.length === 0) return;
+    const retryAt = sql`now() + make_interval(secs => least(
+      ${backoff.maxSeconds}::float8,
+      ${backoff.baseSeconds}::float8 * power(2::float8, least(o.attempts, 30)::float8)))`;
+    await db.execute(sql`
+      update outbox o
+      set status = case r.result when 'sent' then 'sent' when 'rejected' then 'failed' else o.status end,
+          sent_at = case when r.result = 'sent' then now() else o.sent_at end,
+          attempts = case when r.result = 'failed' then o.attempts + 1 else o.attempts end,
+          last_error = case when r.result = 'sent' then o.last_error else r.error end,
+          next_attempt_at = case when r.result = 'failed' then ${retryAt} else o.next_attempt_at end,
+          lease_until = null
+      from jsonb_to_recordset(${JSON.stringify(results)}::jsonb) as r(id uuid, result text, error text)
+      where o.id = r.id and o.status = 'pending'`);
   }
 
   function logOutcome(outcome: SendOutcome, via: "eager" | "relay") {
