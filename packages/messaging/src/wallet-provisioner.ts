@@ -118,6 +118,44 @@ export function createWalletProvisionerHandler(
     );
   }
 
+  /** Poison goes to the DLQ and counts as handled; returns the event only when it is sound. */
+  async function readOrDeadLetter(record: SQSRecord): Promise<UserRegisteredV1 | undefined> {
+    try {
+      return readEvent(record, keys);
+    } catch (error) {
+      if (!(error instanceof PoisonMessage)) throw error;
+      // If the DLQ itself is unreachable this throws: the message is then retried like any
+      // transient failure rather than deleted unrecorded.
+      await deadLetter(record, error.reason);
+      logger.warn("poison message moved to the DLQ", { reason: error.reason, tier: "dlq" });
+      return undefined;
+    }
+  }
+
+  /** A transient failure: the message comes back after its retry tier, or goes to the DLQ. */
+  async function scheduleRetry(record: SQSRecord, attempt: number, error: unknown): Promise<void> {
+    const delay = retryDelayFor(topology, attempt);
+    const tier = tierOf(topology, attempt);
+    try {
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: config.queueUrl,
+          ReceiptHandle: record.receiptHandle,
+          VisibilityTimeout: delay,
+        }),
+      );
+    } catch (visibilityError) {
+      // The queue's own visibility timeout then applies: a slower retry, never a lost one.
+      logger.error("could not set the retry delay", { reason: describeError(visibilityError), tier });
+    }
+    logger.warn(
+      tier === "dlq"
+        ? "provisioning failed on the last attempt; SQS moves it to the DLQ"
+        : "provisioning failed; retrying",
+      { reason: describeError(error), tier, retryInSeconds: delay },
+    );
+  }
+
   async function handleRecord(record: SQSRecord): Promise<void> {
     const attempt = Number(record.attributes?.ApproximateReceiveCount ?? "1") || 1;
     const fields = {
@@ -127,51 +165,20 @@ export function createWalletProvisionerHandler(
       attempt,
     };
     await withLogContext(fields, async () => {
-      let event: UserRegisteredV1;
-      try {
-        event = readEvent(record, keys);
-      } catch (error) {
-        if (!(error instanceof PoisonMessage)) throw error;
-        // If the DLQ itself is unreachable this throws: the message is then retried like any
-        // transient failure rather than deleted unrecorded.
-        await deadLetter(record, error.reason);
-        logger.warn("poison message moved to the DLQ", { reason: error.reason, tier: "dlq" });
-        return;
-      }
-      try {
-        const { created } = await withLogContext({ correlationId: event.correlationId }, () =>
-          provisionWallet(database.db, event.data.userId),
-        );
-        withLogContext({ correlationId: event.correlationId }, () =>
+      const event = await readOrDeadLetter(record);
+      if (!event) return;
+      // From here on the signed body's correlation id is the one that counts.
+      await withLogContext({ correlationId: event.correlationId }, async () => {
+        try {
+          const { created } = await provisionWallet(database.db, event.data.userId);
           logger.info(created ? "wallet provisioned" : "wallet already provisioned", {
             userId: event.data.userId,
-          }),
-        );
-      } catch (error) {
-        const delay = retryDelayFor(topology, attempt);
-        const tier = tierOf(topology, attempt);
-        try {
-          await sqs.send(
-            new ChangeMessageVisibilityCommand({
-              QueueUrl: config.queueUrl,
-              ReceiptHandle: record.receiptHandle,
-              VisibilityTimeout: delay,
-            }),
-          );
-        } catch (visibilityError) {
-          // The queue's own visibility timeout then applies: a slower retry, never a lost one.
-          logger.error("could not set the retry delay", { reason: describeError(visibilityError), tier });
+          });
+        } catch (error) {
+          await scheduleRetry(record, attempt, error);
+          throw error;
         }
-        withLogContext({ correlationId: event.correlationId }, () =>
-          logger.warn(
-            tier === "dlq"
-              ? "provisioning failed on the last attempt; SQS moves it to the DLQ"
-              : "provisioning failed; retrying",
-            { reason: describeError(error), tier, retryInSeconds: delay },
-          ),
-        );
-        throw error;
-      }
+      });
     });
   }
 
