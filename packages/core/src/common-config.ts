@@ -5,6 +5,7 @@ import {
   type Env,
   env,
   isRunningOnAws,
+  loadAll,
   parseEnv,
 } from "./config";
 import type { TokenServiceOptions } from "./jwt";
@@ -57,4 +58,19 @@ export function loadEventSigningConfig(source: Env): { key: string; keyId: strin
     source,
   );
   return { key: parsed.INTERNAL_JWT_PRIVATE_KEY, keyId: parsed.INTERNAL_KEY_ID };
+}
+
+/**
+ * What every HTTP service reads: log level, the JWT settings and its own variables, with all
+ * faults reported together.
+ */
+export function loadHttpServiceConfig<S extends z.ZodObject>(
+  source: Env,
+  own: S,
+): { logLevel: LogLevel; jwt: TokenServiceOptions; own: z.output<S> } {
+  return loadAll({
+    logLevel: () => loadLogLevel(source),
+    jwt: () => loadJwtConfig(source),
+    own: () => parseEnv(own, source),
+  });
 }

@@ -1,5 +1,5 @@
 import { hkdfSync } from "node:crypto";
-import { type Env, env, loadAll, loadJwtConfig, loadLogLevel, parseEnv } from "@platform/core";
+import { type Env, env, loadHttpServiceConfig } from "@platform/core";
 import { type DatabaseConfig, databaseConfigFromEnv } from "@platform/db";
 import { z } from "zod";
 
@@ -8,20 +8,15 @@ export type WalletConfig = WalletServiceConfig & { database: DatabaseConfig };
 
 /** The wallet's own settings, without database coordinates (for runtimes handed a database). */
 export function loadWalletServiceConfig(source: Env) {
-  const { own, logLevel, jwt } = loadAll({
-    logLevel: () => loadLogLevel(source),
-    jwt: () => loadJwtConfig(source),
-    own: () =>
-      parseEnv(
-        z.object({
-          WALLET_READY_RETRY_SECONDS: env.integer({ min: 1, max: 3600, default: 2 }),
-          CURSOR_SIGNING_KEY: env
-            .string({ minLength: 32, expected: "expected a key of at least 32 characters" })
-            .optional(),
-        }),
-        source,
-      ),
-  });
+  const { own, logLevel, jwt } = loadHttpServiceConfig(
+    source,
+    z.object({
+      WALLET_READY_RETRY_SECONDS: env.integer({ min: 1, max: 3600, default: 2 }),
+      CURSOR_SIGNING_KEY: env
+        .string({ minLength: 32, expected: "expected a key of at least 32 characters" })
+        .optional(),
+    }),
+  );
   return {
     logLevel,
     jwt,
