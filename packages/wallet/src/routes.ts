@@ -211,19 +211,14 @@ function idempotencyHook(
 
 export function mountWalletRoutes(app: OpenAPIHono<WalletEnv>, service: WalletService, tokens: TokenService) {
   const auth = requireAuth(tokens) as never;
-  for (const route of [
-    postingRoute("credit"),
-    postingRoute("debit"),
-    balanceRoute,
-    historyRoute,
-    statusRoute,
-  ]) {
+  const postings = { credit: postingRoute("credit"), debit: postingRoute("debit") };
+  for (const route of [postings.credit, postings.debit, balanceRoute, historyRoute, statusRoute]) {
     app.use(route.path, auth);
   }
 
   for (const type of ["credit", "debit"] as const) {
     app.openapi(
-      postingRoute(type),
+      postings[type],
       async (c) => {
         const body = c.req.valid("json");
         const { entry, replayed } = await service[type](authenticatedUserId(c), {
