@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { createLambdaContext } from "@platform/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from "aws-lambda";
 
 export interface ApiRequest {
@@ -60,20 +61,7 @@ export function apiGatewayV2Event(request: ApiRequest): APIGatewayProxyEventV2 {
 }
 
 export function lambdaContext(functionName = "test-function"): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-    memoryLimitInMB: "512",
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: "2026/11/21/[$LATEST]0123456789abcdef",
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return createLambdaContext({ functionName, memoryMb: 512 });
 }
 
 export interface ParsedResult {

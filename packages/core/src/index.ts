@@ -17,4 +17,5 @@ export { ProblemSchema, problemContent } from "./http/openapi";
 export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemResponse } from "./http/problem";
 export * from "./ids";
 export * from "./jwt";
+export * from "./lambda-context";
 export * from "./logger";

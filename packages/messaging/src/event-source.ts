@@ -4,6 +4,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { createLambdaContext } from "@platform/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -63,24 +64,6 @@ export function toSqsRecord(message: Message, queueArn: string, region: string):
   };
 }
 
-function lambdaContext(timeoutSeconds: number): Context {
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: "wallet-provisioner-local",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:local:000000000000:function:wallet-provisioner-local",
-    memoryLimitInMB: "256",
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: "/local/wallet-provisioner",
-    logStreamName: "local",
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
-
 /**
  * One poll of Lambda's SQS event source, for places without one (the embedded runtime, tests):
  * receive a batch with long polling and the system attributes, invoke the handler with a real
@@ -105,7 +88,13 @@ export async function deliverOnce(options: EventSourceOptions): Promise<Delivery
   };
   let response: SQSBatchResponse;
   try {
-    response = await options.handler(event, lambdaContext(options.timeoutSeconds));
+    response = await options.handler(
+      event,
+      createLambdaContext({
+        functionName: "wallet-provisioner-local",
+        timeoutSeconds: options.timeoutSeconds,
+      }),
+    );
   } catch (error) {
     return { received: messages.length, deleted: 0, failed: messages.length, invocationError: error };
   }
