@@ -4,13 +4,13 @@ import { type DatabaseHandle, queryRows } from "@platform/db";
 import {
   createOutboxPublisherFromConfig,
   createSqsClient,
-  createWalletProvisionerHandler,
   deliverOnce,
   describeError,
   ensureQueueTopology,
   loadMessagingConfig,
   type OutboxPublisher,
 } from "@platform/messaging";
+import { createWalletProvisionerHandler } from "@platform/wallet/provisioner";
 import { sql } from "drizzle-orm";
 import { buildApp } from "fauxqs";
 import { z } from "zod";

@@ -2,47 +2,82 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 
 export const USER_REGISTERED = "user.registered";
+export const USER_CLOSED = "user.closed";
 
 /**
- * `user.registered` v1 as it travels (body of the SQS message). Strict: an envelope with extra or
+ * The envelope every event travels in (body of the SQS message). Strict: an envelope with extra or
  * missing fields is a poison message, not something to guess about.
  */
-export const UserRegisteredV1 = z.strictObject({
-  id: z.uuid(),
-  type: z.literal(USER_REGISTERED),
-  version: z.literal(1),
-  occurredAt: z.iso.datetime({ offset: true }),
-  correlationId: z.string().min(1).max(128).nullable(),
-  data: z.strictObject({ userId: z.uuid() }),
-});
+function envelopeV1<const T extends string, D extends z.ZodObject>(type: T, data: D) {
+  return z.strictObject({
+    id: z.uuid(),
+    type: z.literal(type),
+    version: z.literal(1),
+    occurredAt: z.iso.datetime({ offset: true }),
+    correlationId: z.string().min(1).max(128).nullable(),
+    data,
+  });
+}
 
+/** A user registered: the wallet service provisions the user's wallet. */
+export const UserRegisteredV1 = envelopeV1(USER_REGISTERED, z.strictObject({ userId: z.uuid() }));
 export type UserRegisteredV1 = z.infer<typeof UserRegisteredV1>;
 
-export function buildUserRegisteredEvent(input: {
+/** A user closed their account: the wallet service closes the wallet (the ledger is kept). */
+export const UserClosedV1 = envelopeV1(USER_CLOSED, z.strictObject({ userId: z.uuid() }));
+export type UserClosedV1 = z.infer<typeof UserClosedV1>;
+
+/**
+ * Every event type and version a consumer of the user-events queue may be handed, keyed
+ * `type@version`. The relay refuses to send anything else (the row becomes `failed`); a consumer
+ * dead-letters any event it has no handler for.
+ */
+export interface EventCatalog {
+  "user.registered@1": UserRegisteredV1;
+  "user.closed@1": UserClosedV1;
+}
+export type EventKey = keyof EventCatalog;
+
+const eventSchemas: { readonly [K in EventKey]: z.ZodType<EventCatalog[K]> } = {
+  [`${USER_REGISTERED}@1`]: UserRegisteredV1,
+  [`${USER_CLOSED}@1`]: UserClosedV1,
+};
+
+export function eventKey(type: string, version: number): string {
+  return `${type}@${version}`;
+}
+
+export function eventSchema<K extends EventKey>(key: K): z.ZodType<EventCatalog[K]> {
+  return eventSchemas[key];
+}
+
+export function schemaForEvent(type: string, version: number): z.ZodType | undefined {
+  const key = eventKey(type, version);
+  return Object.hasOwn(eventSchemas, key) ? eventSchemas[key as EventKey] : undefined;
+}
+
+interface EventInput {
   userId: string;
   correlationId?: string | null;
   id?: string;
   occurredAt?: Date;
-}): UserRegisteredV1 {
+}
+
+function userEvent<const T extends string>(type: T, input: EventInput) {
   return {
     id: input.id ?? randomUUID(),
-    type: USER_REGISTERED,
-    version: 1,
+    type,
+    version: 1 as const,
     occurredAt: (input.occurredAt ?? new Date()).toISOString(),
     correlationId: input.correlationId ?? null,
     data: { userId: input.userId },
   };
 }
 
-/**
- * Every event type and version a consumer of the user-events queue understands. The relay
- * refuses to send anything else (the row becomes `failed`), the consumer dead-letters it.
- */
-const eventSchemas: Readonly<Record<string, z.ZodType>> = {
-  [`${USER_REGISTERED}@1`]: UserRegisteredV1,
-};
+export function buildUserRegisteredEvent(input: EventInput): UserRegisteredV1 {
+  return userEvent(USER_REGISTERED, input);
+}
 
-export function schemaForEvent(type: string, version: number): z.ZodType | undefined {
-  const key = `${type}@${version}`;
-  return Object.hasOwn(eventSchemas, key) ? eventSchemas[key] : undefined;
+export function buildUserClosedEvent(input: EventInput): UserClosedV1 {
+  return userEvent(USER_CLOSED, input);
 }

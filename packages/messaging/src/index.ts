@@ -1,4 +1,5 @@
 export * from "./config";
+export * from "./consumer";
 export * from "./dlq";
 export * from "./event-source";
 export * from "./events";
@@ -8,4 +9,3 @@ export * from "./outbox-schema";
 export * from "./signature";
 export * from "./sqs";
 export * from "./topology";
-export * from "./wallet-provisioner";

@@ -3,8 +3,8 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestQueues, startSqsEmulator, type TestQueues } from "../../../test/support/sqs";
 import { EventAttribute, stringAttribute } from "../src/index";
-import { createTestQueues, startSqsEmulator, type TestQueues } from "./support";
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "../../..");

@@ -10,6 +10,13 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
 import {
+  captureLogger,
+  createTestQueues,
+  startSqsEmulator,
+  type TestQueues,
+  USERS_MIGRATIONS,
+} from "../../../test/support/sqs";
+import {
   buildUserRegisteredEvent,
   createOutboxPublisher,
   createOutboxRelayHandler,
@@ -18,13 +25,6 @@ import {
   type OutboxPublisherOptions,
   verifyEventSignature,
 } from "../src/index";
-import {
-  captureLogger,
-  createTestQueues,
-  startSqsEmulator,
-  type TestQueues,
-  USERS_MIGRATIONS,
-} from "./support";
 
 let emulator: Awaited<ReturnType<typeof startSqsEmulator>>;
 let queues: TestQueues;

@@ -2,15 +2,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createLogger, type Env, type LogFields, type Logger } from "@platform/core";
-import { buildApp } from "fauxqs";
 import {
   createSqsClient,
   ensureQueueTopology,
   loadMessagingConfig,
   type MessagingConfig,
-} from "../src/index";
+} from "@platform/messaging";
+import { buildApp } from "fauxqs";
 
-const root = fileURLToPath(new URL("../../..", import.meta.url));
+const root = fileURLToPath(new URL("../..", import.meta.url));
 export const USERS_MIGRATIONS = path.join(root, "packages/users/drizzle");
 export const WALLET_MIGRATIONS = path.join(root, "packages/wallet/drizzle");
 

@@ -1,19 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { queryRows } from "@platform/db";
+import { buildUserRegisteredEvent, toSqsRecord } from "@platform/messaging";
 import type { ScheduledEvent } from "aws-lambda";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { lambdaContext } from "../../../test/support/apigw";
-import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
-import { buildUserRegisteredEvent, toSqsRecord } from "../src/index";
+import { lambdaContext } from "./support/apigw";
+import { createTestDatabase, type TestDatabase } from "./support/database";
 import {
   createTestQueues,
   startSqsEmulator,
   type TestQueues,
   USERS_MIGRATIONS,
   WALLET_MIGRATIONS,
-} from "./support";
+} from "./support/sqs";
 
 let emulator: Awaited<ReturnType<typeof startSqsEmulator>>;
 let queues: TestQueues;
@@ -66,7 +66,7 @@ describe("Lambda entry points", () => {
       await users.db.execute(sql`
         insert into outbox (id, aggregate_id, type, version, payload, correlation_id)
         values (${event.id}::uuid, ${userId}::uuid, ${event.type}, 1, ${JSON.stringify(event)}::jsonb, 'entry-1')`);
-      const relay = await import("../../../functions/outbox-relay");
+      const relay = await import("../functions/outbox-relay");
       expect(await relay.handler(scheduled, lambdaContext("outbox-relay"))).toMatchObject({
         claimed: 1,
         sent: 1,
@@ -83,7 +83,7 @@ describe("Lambda entry points", () => {
       }),
     );
     expect(Messages).toHaveLength(1);
-    const provisioner = await import("../../../functions/wallet-provisioner");
+    const provisioner = await import("../functions/wallet-provisioner");
     const response = await provisioner.handler(
       { Records: Messages.map((message) => toSqsRecord(message, queues.queueArn, "us-east-1")) },
       lambdaContext("wallet-provisioner"),

@@ -5,23 +5,28 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { createLogger, type Env, type Logger, withLogContext } from "@platform/core";
-import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
-import { provisionWallet } from "@platform/wallet";
+import { type Logger, withLogContext } from "@platform/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { loadMessagingConfig, requireDeadLetterQueueUrl } from "./config";
-import { schemaForEvent, USER_REGISTERED, type UserRegisteredV1 } from "./events";
+import type { MessagingConfig } from "./config";
+import { type EventCatalog, type EventKey, eventKey, eventSchema } from "./events";
 import { EventAttribute, verifyEventSignature } from "./signature";
-import { createSqsClient, describeError, stringAttribute } from "./sqs";
+import { describeError, stringAttribute } from "./sqs";
 import { type QueueTopology, retryDelayFor } from "./topology";
 
-export interface WalletProvisionerOverrides {
-  database?: DatabaseHandle;
-  sqs?: SQSClient;
-  logger?: Logger;
-}
+export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
 
-export type WalletProvisionerHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+/** What a consumer does with each event it takes, by `type@version`; must be idempotent. */
+export type EventHandlers = { readonly [K in EventKey]?: (event: EventCatalog[K]) => Promise<void> };
+
+export interface EventConsumerOptions {
+  /** The queue the messages come from (for their retry visibility), its topology and the signing keys. */
+  config: Pick<MessagingConfig, "queueUrl" | "topology" | "signing">;
+  deadLetterQueueUrl: string;
+  sqs: SQSClient;
+  logger: Logger;
+  /** Any event without a handler here is poison for this consumer and goes to the DLQ. */
+  handlers: EventHandlers;
+}
 
 /** A message no retry can fix: it goes to the DLQ at once, with this reason attached. */
 class PoisonMessage extends Error {
@@ -34,8 +39,17 @@ class PoisonMessage extends Error {
 const attribute = (record: SQSRecord, name: string): string | undefined =>
   record.messageAttributes?.[name]?.stringValue ?? undefined;
 
+interface ReadEvent {
+  key: EventKey;
+  event: EventCatalog[EventKey];
+}
+
 /** Signature first, on the raw body; then JSON; then the schema of the announced type. */
-function readEvent(record: SQSRecord, keys: Record<string, string>): UserRegisteredV1 {
+function readEvent(
+  record: SQSRecord,
+  keys: Record<string, string>,
+  handles: (key: string) => key is EventKey,
+): ReadEvent {
   const eventId = attribute(record, EventAttribute.eventId);
   const verdict = verifyEventSignature(
     {
@@ -58,20 +72,19 @@ function readEvent(record: SQSRecord, keys: Record<string, string>): UserRegiste
     string,
     unknown
   >;
-  // This consumer handles user.registered only; other known types belong to other consumers.
-  const schema =
-    type === USER_REGISTERED && typeof version === "number" ? schemaForEvent(type, version) : undefined;
-  if (!schema) throw new PoisonMessage(`unknown event type ${String(type)} v${String(version)}`);
-  const parsed = schema.safeParse(body);
+  const key = typeof type === "string" && typeof version === "number" ? eventKey(type, version) : "";
+  // Known to the catalogue is not enough: an event this consumer has no handler for is poison here.
+  if (!handles(key)) throw new PoisonMessage(`unknown event type ${String(type)} v${String(version)}`);
+  const parsed = eventSchema(key).safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new PoisonMessage(
       `schema: ${issue ? `${issue.path.join(".") || "(root)"} ${issue.message}` : "invalid"}`,
     );
   }
-  const event = parsed.data as UserRegisteredV1;
+  const event = parsed.data as EventCatalog[EventKey];
   if (event.id !== eventId) throw new PoisonMessage("event id differs from the signed id");
-  return event;
+  return { key, event };
 }
 
 /** Tier label for logs: which retry step this failure schedules, or the DLQ after the last one. */
@@ -82,24 +95,17 @@ function tierOf(topology: QueueTopology, attempt: number): string {
 }
 
 /**
- * The SQS-triggered consumer: verify, validate, `provisionWallet` (idempotent), with partial
- * batch responses (Powertools BatchProcessor). Poison goes to the DLQ now and is reported as
- * processed (so SQS deletes it from the queue); a transient failure gets the visibility of its
- * retry tier and is reported as a batch item failure, and SQS's redrive takes it to the DLQ
- * after the last tier.
+ * An SQS-triggered consumer of signed events, with partial batch responses (Powertools
+ * BatchProcessor): verify, validate, then the handler for the event's type. Poison goes to the
+ * DLQ now and is reported as processed (so SQS deletes it from the queue); a transient failure
+ * (the handler threw) gets the visibility of its retry tier and is reported as a batch item
+ * failure, and SQS's redrive takes it to the DLQ after the last tier.
  */
-export function createWalletProvisionerHandler(
-  env: Env,
-  overrides: WalletProvisionerOverrides = {},
-): WalletProvisionerHandler {
-  const config = loadMessagingConfig(env);
-  const deadLetterQueueUrl = requireDeadLetterQueueUrl(config, "the wallet provisioner");
-  const logger =
-    overrides.logger ?? createLogger({ level: config.logLevel, bindings: { service: "wallet-provisioner" } });
-  const database = overrides.database ?? createDatabase(databaseConfigFromEnv("WALLET", env));
-  const sqs = overrides.sqs ?? createSqsClient(config);
+export function createEventConsumer(options: EventConsumerOptions): SqsBatchHandler {
+  const { config, deadLetterQueueUrl, sqs, logger, handlers } = options;
   const keys = { [config.signing.keyId]: config.signing.key };
   const { topology } = config;
+  const handles = (key: string): key is EventKey => Object.hasOwn(handlers, key);
 
   async function deadLetter(record: SQSRecord, reason: string): Promise<void> {
     // Only the contract's attributes travel: a forged message may carry ten of its own, and the
@@ -119,9 +125,9 @@ export function createWalletProvisionerHandler(
   }
 
   /** Poison goes to the DLQ and counts as handled; returns the event only when it is sound. */
-  async function readOrDeadLetter(record: SQSRecord): Promise<UserRegisteredV1 | undefined> {
+  async function readOrDeadLetter(record: SQSRecord): Promise<ReadEvent | undefined> {
     try {
-      return readEvent(record, keys);
+      return readEvent(record, keys, handles);
     } catch (error) {
       if (!(error instanceof PoisonMessage)) throw error;
       // If the DLQ itself is unreachable this throws: the message is then retried like any
@@ -150,8 +156,8 @@ export function createWalletProvisionerHandler(
     }
     logger.warn(
       tier === "dlq"
-        ? "provisioning failed on the last attempt; SQS moves it to the DLQ"
-        : "provisioning failed; retrying",
+        ? "event handling failed on the last attempt; SQS moves it to the DLQ"
+        : "event handling failed; retrying",
       { reason: describeError(error), tier, retryInSeconds: delay },
     );
   }
@@ -165,15 +171,13 @@ export function createWalletProvisionerHandler(
       attempt,
     };
     await withLogContext(fields, async () => {
-      const event = await readOrDeadLetter(record);
-      if (!event) return;
+      const read = await readOrDeadLetter(record);
+      if (!read) return;
+      const handler = handlers[read.key] as (event: EventCatalog[EventKey]) => Promise<void>;
       // From here on the signed body's correlation id is the one that counts.
-      await withLogContext({ correlationId: event.correlationId }, async () => {
+      await withLogContext({ correlationId: read.event.correlationId, eventType: read.key }, async () => {
         try {
-          const { created } = await provisionWallet(database.db, event.data.userId);
-          logger.info(created ? "wallet provisioned" : "wallet already provisioned", {
-            userId: event.data.userId,
-          });
+          await handler(read.event);
         } catch (error) {
           await scheduleRetry(record, attempt, error);
           throw error;

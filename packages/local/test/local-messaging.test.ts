@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { createDatabase, type DatabaseHandle, queryRows } from "@platform/db";
+import { buildUserRegisteredEvent, type OutboxPublisher } from "@platform/messaging";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
-import { startLocalMessaging } from "../../local/src/messaging";
-import { buildUserRegisteredEvent } from "../src/index";
-import { captureLogger, eventually, USERS_MIGRATIONS, WALLET_MIGRATIONS } from "./support";
+import { captureLogger, eventually, USERS_MIGRATIONS, WALLET_MIGRATIONS } from "../../../test/support/sqs";
+import { startLocalMessaging } from "../src/messaging";
 
 let usersDb: TestDatabase;
 let walletDb: TestDatabase;
@@ -31,7 +31,7 @@ afterAll(async () => {
 const env = { SQS_PORT: "0", OUTBOX_POLL_INTERVAL_MS: "100", LOG_LEVEL: "silent" };
 
 /** What the users service does on register: the row with the eager publisher's lease, then publish. */
-async function register(publisher: { publishClaimed: (row: never) => Promise<void> }, userId: string) {
+async function register(publisher: OutboxPublisher, userId: string) {
   const event = buildUserRegisteredEvent({ userId, correlationId: `req-${userId.slice(0, 8)}` });
   await users.db.execute(sql`
     insert into outbox (id, aggregate_id, type, version, payload, correlation_id, lease_until)
@@ -43,7 +43,7 @@ async function register(publisher: { publishClaimed: (row: never) => Promise<voi
     version: event.version,
     payload: event,
     correlationId: event.correlationId,
-  } as never);
+  });
   return event;
 }
 
@@ -90,7 +90,7 @@ describe("local messaging (embedded runtime)", () => {
       event = await register(runA.publisher, inFlight);
       await eventually(async () =>
         broken.lines.some(
-          (line) => line.eventId === event.id && line.message === "provisioning failed; retrying",
+          (line) => line.eventId === event.id && line.message === "event handling failed; retrying",
         )
           ? true
           : undefined,

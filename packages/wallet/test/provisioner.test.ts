@@ -6,13 +6,8 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import { createDatabase, type DatabaseHandle, queryRows } from "@platform/db";
-import type { SQSRecord } from "aws-lambda";
-import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
 import {
   buildUserRegisteredEvent,
-  createWalletProvisionerHandler,
   type DeadLetter,
   deliverOnce,
   EventAttribute,
@@ -22,8 +17,11 @@ import {
   stringAttribute,
   toSqsRecord,
   verifyEventSignature,
-  type WalletProvisionerHandler,
-} from "../src/index";
+} from "@platform/messaging";
+import type { SQSRecord } from "aws-lambda";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
 import {
   captureLogger,
   createTestQueues,
@@ -31,7 +29,8 @@ import {
   startSqsEmulator,
   type TestQueues,
   WALLET_MIGRATIONS,
-} from "./support";
+} from "../../../test/support/sqs";
+import { createWalletProvisionerHandler, type WalletProvisionerHandler } from "../src/provisioner";
 
 const KEY = "ILIACHALLENGE_INTERNAL";
 
