@@ -10,7 +10,7 @@ export {
   type HttpVariables,
   type ServiceAppOptions,
 } from "./http/app";
-export { type AuthVariables, authenticatedUserId, requireAuth } from "./http/auth";
+export { type AuthEnv, type AuthVariables, authenticatedUserId, requireAuth } from "./http/auth";
 export { type HealthCheck, mountHealth } from "./http/health";
 export { type ApiGatewayV2Handler, apiGatewayV2Handler } from "./http/lambda";
 export { ProblemSchema, problemContent } from "./http/openapi";

@@ -1,12 +1,8 @@
-import { ConfigError, createLogger } from "@platform/core";
+import { ConfigError, createLogger, loadLogLevel } from "@platform/core";
 import { startLocalRuntime } from "./runtime";
 
 /** `npm start`: runs the platform locally until SIGINT/SIGTERM. */
 async function main() {
-  const logger = createLogger({
-    level: (process.env.LOG_LEVEL as never) ?? "info",
-    bindings: { service: "local" },
-  });
   let runtime: Awaited<ReturnType<typeof startLocalRuntime>>;
   try {
     runtime = await startLocalRuntime(process.env);
@@ -20,6 +16,8 @@ async function main() {
     process.exit(1);
   }
 
+  // LOG_LEVEL was validated with everything else by startLocalRuntime.
+  const logger = createLogger({ level: loadLogLevel(process.env), bindings: { service: "local" } });
   process.stdout.write(
     [
       "",

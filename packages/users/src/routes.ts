@@ -127,7 +127,7 @@ export function mountUsersRoutes(
     return c.json(await service.login(email, password), 200);
   });
 
-  app.use(meRoute.path, requireAuth(tokens) as never);
+  app.use(meRoute.path, requireAuth(tokens));
   app.openapi(meRoute, async (c) => {
     return c.json({ user: await service.me(authenticatedUserId(c)) }, 200);
   });

@@ -6,5 +6,5 @@ export const WALLET_OPERATIONS_PREFIX = "/wallet";
 
 /** API Gateway HTTP API (payload 2.0) handler; built once per container, outside the handler. */
 export function createWalletLambdaHandler(env: Env): ApiGatewayV2Handler {
-  return apiGatewayV2Handler(createWalletRuntime(env).app as never, { pathPrefix: WALLET_OPERATIONS_PREFIX });
+  return apiGatewayV2Handler(createWalletRuntime(env).app, { pathPrefix: WALLET_OPERATIONS_PREFIX });
 }

@@ -210,7 +210,7 @@ function idempotencyHook(
 }
 
 export function mountWalletRoutes(app: OpenAPIHono<WalletEnv>, service: WalletService, tokens: TokenService) {
-  const auth = requireAuth(tokens) as never;
+  const auth = requireAuth(tokens);
   const postings = { credit: postingRoute("credit"), debit: postingRoute("debit") };
   for (const route of [postings.credit, postings.debit, balanceRoute, historyRoute, statusRoute]) {
     app.use(route.path, auth);

@@ -16,7 +16,10 @@ const INVALID_TOKEN = "The access token is invalid or expired.";
  * platform is a user's UUID, so a token with any other `sub` is refused here, once, and the id is
  * lower-cased so the services can use it as given.
  */
-export function requireAuth(tokens: TokenService): MiddlewareHandler<HttpEnv<AuthVariables>> {
+/** The variables of an app with some authenticated routes: `userId` is set on those only. */
+export type AuthEnv = HttpEnv<Partial<AuthVariables>>;
+
+export function requireAuth(tokens: TokenService): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
@@ -35,7 +38,7 @@ export function requireAuth(tokens: TokenService): MiddlewareHandler<HttpEnv<Aut
 }
 
 /** The user `requireAuth` authenticated; a route that reaches here without it is a wiring bug. */
-export function authenticatedUserId(c: Context<HttpEnv<Partial<AuthVariables>>>): string {
+export function authenticatedUserId(c: Context<AuthEnv>): string {
   const userId = c.get("userId");
   if (!userId) throw new Error("requireAuth did not run for this route");
   return userId;

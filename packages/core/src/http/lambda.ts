@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import type { Hono } from "hono";
+import type { Hono, Env as HonoEnv, Schema } from "hono";
 import { handle } from "hono/aws-lambda";
 
 export type ApiGatewayV2Handler = (
@@ -31,11 +31,11 @@ function withoutPrefix(event: APIGatewayProxyEventV2, prefix: string): APIGatewa
  * Hono's adapter declares its own, slightly different event types (`body: string | null`); the
  * wire format is the same, so the cast is confined here.
  */
-export function apiGatewayV2Handler(
-  app: Hono<never, never, never>,
+export function apiGatewayV2Handler<E extends HonoEnv, S extends Schema, B extends string>(
+  app: Hono<E, S, B>,
   options: ApiGatewayV2Options = {},
 ): ApiGatewayV2Handler {
-  const handler = handle(app as unknown as Hono);
+  const handler = handle(app);
   type HonoEvent = Parameters<typeof handler>[0];
   type HonoContext = Parameters<typeof handler>[1];
   const { pathPrefix } = options;
