@@ -44,7 +44,10 @@ interface ReadEvent {
   event: EventCatalog[EventKey];
 }
 
-/** Signature first, on the raw body; then JSON; then the schema of the announced type. */
+/**
+ * Signature first, over the canonical form of the body (so a broker's re-encoding does not matter),
+ * then the schema of the announced type, on exactly the value the signature covered.
+ */
 function readEvent(
   record: SQSRecord,
   keys: Record<string, string>,
@@ -61,13 +64,10 @@ function readEvent(
     },
     keys,
   );
-  if (!verdict.ok) throw new PoisonMessage(`bad signature: ${verdict.reason}`);
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    throw new PoisonMessage("body is not JSON");
+  if (!verdict.ok) {
+    throw new PoisonMessage(verdict.problem === "body" ? verdict.reason : `bad signature: ${verdict.reason}`);
   }
+  const body = verdict.event;
   const { type, version } = (typeof body === "object" && body !== null ? body : {}) as Record<
     string,
     unknown

@@ -62,15 +62,20 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): OutboxPu
   const { db, sqs, queueUrl, logger } = options;
   const backoff = options.backoff ?? { baseSeconds: 5, maxSeconds: 900 };
 
+  /** The message as it goes on the queue: the canonical JSON body and the signed attributes. */
   function prepare(row: OutboxMessage): { body: string; attributes: Record<string, MessageAttributeValue> } {
-    const body = JSON.stringify(row.payload);
-    const signature = signEvent({ id: row.id, body, key: options.signingKey, keyId: options.keyId });
+    const signed = signEvent({
+      id: row.id,
+      event: row.payload,
+      key: options.signingKey,
+      keyId: options.keyId,
+    });
     return {
-      body,
+      body: signed.body,
       attributes: {
-        [EventAttribute.signature]: stringAttribute(signature.signature),
-        [EventAttribute.signatureTimestamp]: stringAttribute(signature.timestamp),
-        [EventAttribute.keyId]: stringAttribute(signature.keyId),
+        [EventAttribute.signature]: stringAttribute(signed.signature),
+        [EventAttribute.signatureTimestamp]: stringAttribute(signed.timestamp),
+        [EventAttribute.keyId]: stringAttribute(signed.keyId),
         [EventAttribute.eventId]: stringAttribute(row.id),
         [EventAttribute.eventType]: stringAttribute(`${row.type}@${row.version}`),
         ...(row.correlationId ? { [EventAttribute.correlationId]: stringAttribute(row.correlationId) } : {}),
@@ -80,14 +85,21 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): OutboxPu
 
   async function send(rows: OutboxMessage[]): Promise<SendOutcome> {
     const outcome: SendOutcome = { sent: [], failed: [], rejected: [] };
-    const sendable: OutboxMessage[] = [];
+    const sendable: { row: OutboxMessage; message: ReturnType<typeof prepare> }[] = [];
     for (const row of rows) {
       const schema = schemaForEvent(row.type, row.version);
       const checked = schema?.safeParse(row.payload);
       if (!schema) outcome.rejected.push({ row, error: `unknown event type ${row.type} v${row.version}` });
       else if (!checked?.success || (checked.data as { id?: unknown }).id !== row.id) {
         outcome.rejected.push({ row, error: `payload does not match ${row.type} v${row.version}` });
-      } else sendable.push(row);
+      } else {
+        try {
+          sendable.push({ row, message: prepare(row) });
+        } catch (error) {
+          // No canonical JSON form (e.g. a lone surrogate): no retry can make it signable.
+          outcome.rejected.push({ row, error: `payload cannot be signed: ${describeError(error)}` });
+        }
+      }
     }
     for (let start = 0; start < sendable.length; start += SQS_BATCH_LIMIT) {
       const chunk = sendable.slice(start, start + SQS_BATCH_LIMIT);
@@ -95,15 +107,16 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): OutboxPu
         const result = await sqs.send(
           new SendMessageBatchCommand({
             QueueUrl: queueUrl,
-            Entries: chunk.map((row) => {
-              const { body, attributes } = prepare(row);
-              return { Id: row.id, MessageBody: body, MessageAttributes: attributes };
-            }),
+            Entries: chunk.map(({ row, message }) => ({
+              Id: row.id,
+              MessageBody: message.body,
+              MessageAttributes: message.attributes,
+            })),
           }),
         );
         const succeeded = new Set((result.Successful ?? []).map((entry) => entry.Id));
         const failures = new Map((result.Failed ?? []).map((entry) => [entry.Id, entry]));
-        for (const row of chunk) {
+        for (const { row } of chunk) {
           if (succeeded.has(row.id)) outcome.sent.push(row);
           else {
             const failure = failures.get(row.id);
@@ -116,7 +129,7 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): OutboxPu
           }
         }
       } catch (error) {
-        for (const row of chunk) outcome.failed.push({ row, error: describeError(error) });
+        for (const { row } of chunk) outcome.failed.push({ row, error: describeError(error) });
       }
     }
     return outcome;

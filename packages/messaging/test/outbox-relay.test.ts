@@ -18,6 +18,7 @@ import {
 } from "../../../test/support/sqs";
 import {
   buildUserRegisteredEvent,
+  canonicalJson,
   createOutboxPublisher,
   createOutboxRelayHandler,
   createSqsClient,
@@ -155,11 +156,13 @@ describe.each(DRIVERS)("outbox relay (%s driver)", (driver) => {
           },
           { v1: "ILIACHALLENGE_INTERNAL" },
         ),
-      ).toEqual({ ok: true });
+      ).toEqual({ ok: true, event: JSON.parse(message.Body as string) });
       expect(JSON.parse(message.Body as string)).toMatchObject({
         id: attr(EventAttribute.eventId),
         version: 1,
       });
+      // The body is the signed text itself: canonical JSON, whatever order the database kept.
+      expect(message.Body).toBe(canonicalJson(JSON.parse(message.Body as string)));
     }
     expect(await publisher().relayOnce()).toEqual({ claimed: 0, sent: 0, failed: 0, rejected: 0 });
   });

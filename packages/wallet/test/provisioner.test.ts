@@ -8,6 +8,7 @@ import {
 import { createDatabase, type DatabaseHandle, queryRows } from "@platform/db";
 import {
   buildUserRegisteredEvent,
+  computeSignature,
   type DeadLetter,
   deliverOnce,
   EventAttribute,
@@ -16,12 +17,14 @@ import {
   signEvent,
   stringAttribute,
   toSqsRecord,
+  type UserRegisteredV1,
   verifyEventSignature,
 } from "@platform/messaging";
 import type { SQSRecord } from "aws-lambda";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
+import { reencodeLikePython } from "../../../test/support/python-json";
 import {
   captureLogger,
   createTestQueues,
@@ -81,10 +84,14 @@ function deliver(using: WalletProvisionerHandler = handler, waitTimeSeconds = 0)
 }
 
 interface Forgery {
-  body?: (genuine: string) => string;
+  /** Changes the body after it was signed (a broker or an attacker). */
+  tamper?: (body: string) => string;
+  /** Signs this value with the real key instead of the event (a bug in a publisher, not an attack). */
+  signed?: (event: UserRegisteredV1) => unknown;
+  /** Signs these exact bytes with the real key, the way events were signed before canonical JSON. */
+  signedBytes?: (event: UserRegisteredV1) => string;
   key?: string;
   keyId?: string;
-  signedBody?: (genuine: string) => string;
   drop?: string[];
   timestamp?: Date;
 }
@@ -92,20 +99,29 @@ interface Forgery {
 /** Sends a `user.registered` event as the publisher would, or forged as described. */
 async function sendEvent(userId = randomUUID(), forgery: Forgery = {}) {
   const event = buildUserRegisteredEvent({ userId, correlationId: "corr-42" });
-  const genuine = JSON.stringify(event);
-  const signedBody = forgery.signedBody?.(genuine) ?? genuine;
-  const body = forgery.body?.(signedBody) ?? signedBody;
-  const signature = signEvent({
-    id: event.id,
-    body: signedBody,
+  const signing = {
     key: forgery.key ?? KEY,
     keyId: forgery.keyId ?? "v1",
-    ...(forgery.timestamp ? { now: forgery.timestamp } : {}),
-  });
+    now: forgery.timestamp ?? new Date(),
+  };
+  let signed: { body: string; signature: string; timestamp: string; keyId: string };
+  if (forgery.signedBytes === undefined) {
+    signed = signEvent({ id: event.id, event: forgery.signed?.(event) ?? event, ...signing });
+  } else {
+    const timestamp = String(signing.now.getTime());
+    const bytes = forgery.signedBytes(event);
+    signed = {
+      body: bytes,
+      signature: computeSignature(signing.key, event.id, timestamp, bytes),
+      timestamp,
+      keyId: signing.keyId,
+    };
+  }
+  const body = forgery.tamper?.(signed.body) ?? signed.body;
   const attributes: Record<string, MessageAttributeValue> = {
-    [EventAttribute.signature]: stringAttribute(signature.signature),
-    [EventAttribute.signatureTimestamp]: stringAttribute(signature.timestamp),
-    [EventAttribute.keyId]: stringAttribute(signature.keyId),
+    [EventAttribute.signature]: stringAttribute(signed.signature),
+    [EventAttribute.signatureTimestamp]: stringAttribute(signed.timestamp),
+    [EventAttribute.keyId]: stringAttribute(signed.keyId),
     [EventAttribute.eventId]: stringAttribute(event.id),
     [EventAttribute.eventType]: stringAttribute("user.registered@1"),
     [EventAttribute.correlationId]: stringAttribute("corr-42"),
@@ -181,26 +197,52 @@ describe("wallet provisioner", () => {
     expect(outcomes.filter((m) => m === "wallet already provisioned")).toHaveLength(2);
   });
 
+  it("provisions from a body re-encoded the way LocalStack's SQS poller does it (Python json.dumps)", async () => {
+    const userId = randomUUID();
+    const { body } = await sendEvent(userId, { tamper: reencodeLikePython });
+    expect(body).toContain('", "');
+    expect(await deliver()).toEqual({ received: 1, deleted: 1, failed: 0 });
+    expect(await walletsOf(userId)).toBe(1);
+    expect(await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 })).toHaveLength(0);
+  });
+
+  it("provisions from an event signed over its exact bytes, as queued before canonical signatures", async () => {
+    const userId = randomUUID();
+    // The previous publisher signed JSON.stringify(event), members in insertion order.
+    await sendEvent(userId, { signedBytes: (event) => JSON.stringify(event) });
+    expect(await deliver()).toEqual({ received: 1, deleted: 1, failed: 0 });
+    expect(await walletsOf(userId)).toBe(1);
+  });
+
   const poison: [string, Forgery, RegExp][] = [
     ["a forged signature (another key)", { key: "attacker-key" }, /bad signature: signature mismatch/],
-    ["a body changed after signing", { body: (b) => b.replace("corr-42", "corr-43") }, /signature mismatch/],
+    [
+      "a body changed after signing",
+      { tamper: (b) => b.replace("corr-42", "corr-43") },
+      /signature mismatch/,
+    ],
+    [
+      "a re-encoded body changed after signing",
+      { tamper: (b) => reencodeLikePython(b.replace("corr-42", "corr-43")) },
+      /signature mismatch/,
+    ],
     ["no signature", { drop: [EventAttribute.signature] }, /signature attributes missing/],
     ["an unknown key id", { keyId: "v9" }, /unknown signing key id/],
     ["a timestamp in the future", { timestamp: new Date(Date.now() + 3600_000) }, /timestamp in the future/],
-    ["a signed body that is not JSON", { signedBody: (b) => b.slice(0, -1) }, /body is not JSON/],
+    ["a signed body that is not JSON", { signedBytes: () => '{"id":' }, /^body is not JSON$/],
     [
       "a signed body that breaks the schema",
-      { signedBody: (b) => b.replace(/"data":\{"userId":"[^"]+"\}/, '"data":{}') },
+      { signed: (event) => ({ ...event, data: {} }) },
       /schema: data.userId/,
     ],
     [
       "an unknown type",
-      { signedBody: (b) => b.replace('"user.registered"', '"user.deleted"') },
+      { signed: (event) => ({ ...event, type: "user.deleted" }) },
       /unknown event type user.deleted/,
     ],
     [
       "an unknown version",
-      { signedBody: (b) => b.replace('"version":1', '"version":2') },
+      { signed: (event) => ({ ...event, version: 2 }) },
       /unknown event type user.registered v2/,
     ],
   ];
