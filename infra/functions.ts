@@ -5,7 +5,7 @@
  * on the same data. It must stay free of SST globals (`sst`, `aws`, `$app`) so the test can import
  * it without the SST runtime.
  */
-import { buildTopology, type QueueTopology } from "../packages/messaging/src/topology";
+import { buildTopology, ladderLength, type QueueTopology } from "../packages/messaging/src/topology";
 
 /** Names of the linkable resources; functions/_shared/aws-env.ts maps each to variables. */
 export type LinkName =
@@ -181,12 +181,14 @@ export const API_ROUTES: readonly { route: string; target: "usersApi" | "walletA
 
 /**
  * Age of the oldest message above which the consumer is considered stuck: a healthy message is
- * gone after its last retry tier plus one consumer timeout per delivery; a minute of slack keeps
- * ordinary retries from paging anyone.
+ * gone (handled, or dead-lettered by the consumer) after its retry tiers plus one consumer timeout
+ * per delivery of the ladder; a minute of slack keeps ordinary retries from paging anyone.
+ * Receives lost to throttling or crashes cost a whole visibility timeout each, so they page: they
+ * mean the consumer is not keeping up.
  */
 export function oldestMessageAlarmSeconds(topology: QueueTopology): number {
-  const ladder = topology.retryTiersSeconds.reduce((sum, tier) => sum + tier, 0);
-  return ladder + topology.maxReceiveCount * topology.consumerTimeoutSeconds + 60;
+  const tiers = topology.retryTiersSeconds.reduce((sum, tier) => sum + tier, 0);
+  return tiers + ladderLength(topology) * topology.consumerTimeoutSeconds + 60;
 }
 
 export interface DatabaseScaling {

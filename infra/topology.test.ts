@@ -5,7 +5,13 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { ConfigError, type Env } from "@platform/core";
 import { databaseConfigFromEnv } from "@platform/db";
-import { loadMessagingConfig, requireDeadLetterQueueUrl, retryDelayFor } from "@platform/messaging";
+import {
+  ladderLength,
+  loadMessagingConfig,
+  REDRIVE_HEADROOM,
+  requireDeadLetterQueueUrl,
+  retryDelayFor,
+} from "@platform/messaging";
 import { loadUsersConfig } from "@platform/users";
 import { loadWalletConfig } from "@platform/wallet";
 import { describe, expect, it } from "vitest";
@@ -86,11 +92,23 @@ function deployedEnv(spec: FunctionSpec, links: readonly LinkName[] = spec.links
 const entries = Object.entries(functions) as [FunctionKey, FunctionSpec][];
 
 describe("user-events topology", () => {
-  it("redrives to the DLQ after the first delivery and one delivery per retry tier", () => {
-    expect(topology.maxReceiveCount).toBe(topology.retryTiersSeconds.length + 1);
-    // The consumer's ladder ends exactly where the redrive policy takes over.
-    expect(retryDelayFor(topology, topology.maxReceiveCount)).toBe(0);
-    expect(retryDelayFor(topology, topology.maxReceiveCount - 1)).toBe(topology.retryTiersSeconds.at(-1));
+  it("ends the consumer's ladder in the DLQ right after the last tier", () => {
+    const { retryTiersSeconds } = topology;
+    expect(ladderLength(topology)).toBe(retryTiersSeconds.length + 1);
+    retryTiersSeconds.forEach((tier, i) => {
+      expect(retryDelayFor(topology, i + 1)).toBe(tier);
+    });
+    // The delivery after the last tier that fails goes to the DLQ, sent there by the consumer.
+    expect(retryDelayFor(topology, ladderLength(topology))).toBeUndefined();
+  });
+
+  it("gives the redrive policy headroom above the ladder, as AWS advises for Lambda (at least 5)", () => {
+    expect(topology.maxReceiveCount).toBe(ladderLength(topology) + REDRIVE_HEADROOM);
+    expect(topology.maxReceiveCount).toBeGreaterThanOrEqual(5);
+    // Every receive past the ladder, should throttling push a message there, dead-letters it too.
+    for (let receive = ladderLength(topology); receive <= topology.maxReceiveCount; receive++) {
+      expect(retryDelayFor(topology, receive)).toBeUndefined();
+    }
   });
 
   it("keeps the visibility timeout at least six times the consumer's timeout", () => {
@@ -118,7 +136,7 @@ describe("user-events topology", () => {
   it("alarms on the oldest message only once it has outlived the whole retry ladder", () => {
     const ladder =
       topology.retryTiersSeconds.reduce((sum, tier) => sum + tier, 0) +
-      topology.maxReceiveCount * topology.consumerTimeoutSeconds;
+      ladderLength(topology) * topology.consumerTimeoutSeconds;
     expect(oldestMessageAlarmSeconds(topology)).toBeGreaterThan(ladder);
   });
 

@@ -9,9 +9,9 @@ import { type Logger, withLogContext } from "@platform/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { MessagingConfig } from "./config";
 import { type EventCatalog, type EventKey, eventKey, eventSchema } from "./events";
-import { EventAttribute, verifyEventSignature } from "./signature";
-import { describeError, stringAttribute } from "./sqs";
-import { type QueueTopology, retryDelayFor } from "./topology";
+import { DEAD_LETTER_ATTRIBUTES, EventAttribute, verifyEventSignature } from "./signature";
+import { describeError, describeRootCause, stringAttribute } from "./sqs";
+import { retryDelayFor } from "./topology";
 
 export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
 
@@ -87,19 +87,13 @@ function readEvent(
   return { key, event };
 }
 
-/** Tier label for logs: which retry step this failure schedules, or the DLQ after the last one. */
-function tierOf(topology: QueueTopology, attempt: number): string {
-  return attempt >= topology.maxReceiveCount
-    ? "dlq"
-    : `${Math.min(attempt, topology.retryTiersSeconds.length)}`;
-}
-
 /**
  * An SQS-triggered consumer of signed events, with partial batch responses (Powertools
  * BatchProcessor): verify, validate, then the handler for the event's type. Poison goes to the
  * DLQ now and is reported as processed (so SQS deletes it from the queue); a transient failure
  * (the handler threw) gets the visibility of its retry tier and is reported as a batch item
- * failure, and SQS's redrive takes it to the DLQ after the last tier.
+ * failure, and once the last tier has failed too it goes to the DLQ now, like poison. SQS's
+ * redrive (with headroom, see REDRIVE_HEADROOM) only catches what never reached the handler.
  */
 export function createEventConsumer(options: EventConsumerOptions): SqsBatchHandler {
   const { config, deadLetterQueueUrl, sqs, logger, handlers } = options;
@@ -107,59 +101,93 @@ export function createEventConsumer(options: EventConsumerOptions): SqsBatchHand
   const { topology } = config;
   const handles = (key: string): key is EventKey => Object.hasOwn(handlers, key);
 
-  async function deadLetter(record: SQSRecord, reason: string): Promise<void> {
+  /** Sends the message to the DLQ with why, after how many deliveries, and since when it failed. */
+  async function deadLetter(record: SQSRecord, reason: string, attempt: number): Promise<void> {
     // Only the contract's attributes travel: a forged message may carry ten of its own, and the
-    // reason must still fit under SQS's limit of ten.
+    // DLQ's own three must still fit under SQS's limit of ten.
     const kept: Record<string, MessageAttributeValue> = {};
     for (const name of Object.values(EventAttribute)) {
       const value = attribute(record, name);
-      if (value !== undefined && name !== EventAttribute.dlqReason) kept[name] = stringAttribute(value);
+      if (value !== undefined && !DEAD_LETTER_ATTRIBUTES.includes(name)) kept[name] = stringAttribute(value);
     }
+    const firstReceived = Number(record.attributes?.ApproximateFirstReceiveTimestamp);
     await sqs.send(
       new SendMessageCommand({
         QueueUrl: deadLetterQueueUrl,
         MessageBody: record.body,
-        MessageAttributes: { ...kept, [EventAttribute.dlqReason]: stringAttribute(reason.slice(0, 256)) },
+        MessageAttributes: {
+          ...kept,
+          [EventAttribute.dlqReason]: stringAttribute(reason.slice(0, 256)),
+          [EventAttribute.dlqReceiveCount]: stringAttribute(String(attempt)),
+          ...(firstReceived > 0
+            ? { [EventAttribute.dlqFirstReceivedAt]: stringAttribute(new Date(firstReceived).toISOString()) }
+            : {}),
+        },
       }),
     );
   }
 
   /** Poison goes to the DLQ and counts as handled; returns the event only when it is sound. */
-  async function readOrDeadLetter(record: SQSRecord): Promise<ReadEvent | undefined> {
+  async function readOrDeadLetter(record: SQSRecord, attempt: number): Promise<ReadEvent | undefined> {
     try {
       return readEvent(record, keys, handles);
     } catch (error) {
       if (!(error instanceof PoisonMessage)) throw error;
       // If the DLQ itself is unreachable this throws: the message is then retried like any
       // transient failure rather than deleted unrecorded.
-      await deadLetter(record, error.reason);
+      await deadLetter(record, error.reason, attempt);
       logger.warn("poison message moved to the DLQ", { reason: error.reason, tier: "dlq" });
       return undefined;
     }
   }
 
-  /** A transient failure: the message comes back after its retry tier, or goes to the DLQ. */
-  async function scheduleRetry(record: SQSRecord, attempt: number, error: unknown): Promise<void> {
-    const delay = retryDelayFor(topology, attempt);
-    const tier = tierOf(topology, attempt);
+  async function setRetryDelay(record: SQSRecord, seconds: number, tier: string): Promise<void> {
     try {
       await sqs.send(
         new ChangeMessageVisibilityCommand({
           QueueUrl: config.queueUrl,
           ReceiptHandle: record.receiptHandle,
-          VisibilityTimeout: delay,
+          VisibilityTimeout: seconds,
         }),
       );
     } catch (visibilityError) {
       // The queue's own visibility timeout then applies: a slower retry, never a lost one.
       logger.error("could not set the retry delay", { reason: describeError(visibilityError), tier });
     }
-    logger.warn(
-      tier === "dlq"
-        ? "event handling failed on the last attempt; SQS moves it to the DLQ"
-        : "event handling failed; retrying",
-      { reason: describeError(error), tier, retryInSeconds: delay },
-    );
+  }
+
+  /**
+   * A transient failure: the message comes back after its retry tier (true: report it as a
+   * batch item failure), or, once the last tier has failed too, goes to the DLQ now (false).
+   */
+  async function retryLater(record: SQSRecord, attempt: number, error: unknown): Promise<boolean> {
+    const reason = describeRootCause(error);
+    const delay = retryDelayFor(topology, attempt);
+    if (delay !== undefined) {
+      await setRetryDelay(record, delay, String(attempt));
+      logger.warn("event handling failed; retrying", {
+        reason,
+        tier: String(attempt),
+        retryInSeconds: delay,
+      });
+      return true;
+    }
+    try {
+      await deadLetter(record, `retries exhausted after ${attempt} attempts: ${reason}`, attempt);
+    } catch (dlqError) {
+      // Retried at the last tier's pace until the DLQ answers (or SQS's redrive takes it).
+      const lastTier = topology.retryTiersSeconds.at(-1) ?? 0;
+      await setRetryDelay(record, lastTier, "dlq");
+      logger.error("event handling failed after the last tier and the DLQ is unreachable; retrying", {
+        reason,
+        dlqError: describeError(dlqError),
+        tier: "dlq",
+        retryInSeconds: lastTier,
+      });
+      return true;
+    }
+    logger.warn("event handling failed after the last tier; moved to the DLQ", { reason, tier: "dlq" });
+    return false;
   }
 
   async function handleRecord(record: SQSRecord): Promise<void> {
@@ -171,7 +199,7 @@ export function createEventConsumer(options: EventConsumerOptions): SqsBatchHand
       attempt,
     };
     await withLogContext(fields, async () => {
-      const read = await readOrDeadLetter(record);
+      const read = await readOrDeadLetter(record, attempt);
       if (!read) return;
       const handler = handlers[read.key] as (event: EventCatalog[EventKey]) => Promise<void>;
       // From here on the signed body's correlation id is the one that counts.
@@ -179,8 +207,7 @@ export function createEventConsumer(options: EventConsumerOptions): SqsBatchHand
         try {
           await handler(read.event);
         } catch (error) {
-          await scheduleRetry(record, attempt, error);
-          throw error;
+          if (await retryLater(record, attempt, error)) throw error;
         }
       });
     });

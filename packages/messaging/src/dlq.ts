@@ -9,7 +9,7 @@ import {
   type SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
-import { EventAttribute } from "./signature";
+import { DEAD_LETTER_ATTRIBUTES, EventAttribute } from "./signature";
 import { queueArnOf } from "./sqs";
 
 /** What an operator needs to decide about a dead letter without opening the queue console. */
@@ -18,25 +18,39 @@ export interface DeadLetter {
   eventId: string | null;
   eventType: string | null;
   correlationId: string | null;
-  /** Set by the consumer for poison; absent when SQS redrove it after the last retry tier. */
+  /** The signing key's id: a rotation retires a key only once no dead letter still carries it. */
+  keyId: string | null;
+  /** Why the consumer dead-lettered it; a fixed text for messages SQS's redrive moved itself. */
   reason: string;
-  receiveCount: number;
+  /** Deliveries on the main queue when the consumer dead-lettered it; null when SQS moved it. */
+  receiveCount: number | null;
+  /** When a consumer first received it from the main queue; null when SQS moved it. */
+  firstReceivedAt: string | null;
+  /** When it reached the DLQ (consumer) or, for messages SQS moved, the main queue. */
   sentAt: string | null;
   body: string;
 }
 
 const BODY_PREVIEW = 500;
 
+/** SQS's own redrive is only the backstop: it moves what never reached the consumer's handler. */
+export const REDRIVEN_BY_SQS_REASON =
+  "moved by the queue's redrive policy: received maxReceiveCount times without the consumer answering (throttled, timed out or crashed)";
+
 function toDeadLetter(message: Message): DeadLetter {
   const attribute = (name: string) => message.MessageAttributes?.[name]?.StringValue ?? null;
   const sent = Number(message.Attributes?.SentTimestamp);
+  const receives = Number(attribute(EventAttribute.dlqReceiveCount));
+  const firstReceived = Date.parse(attribute(EventAttribute.dlqFirstReceivedAt) ?? "");
   return {
     messageId: message.MessageId ?? "",
     eventId: attribute(EventAttribute.eventId),
     eventType: attribute(EventAttribute.eventType),
     correlationId: attribute(EventAttribute.correlationId),
-    reason: attribute(EventAttribute.dlqReason) ?? "retries exhausted (redriven by SQS after the last tier)",
-    receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 0),
+    keyId: attribute(EventAttribute.keyId),
+    reason: attribute(EventAttribute.dlqReason) ?? REDRIVEN_BY_SQS_REASON,
+    receiveCount: Number.isInteger(receives) && receives > 0 ? receives : null,
+    firstReceivedAt: Number.isFinite(firstReceived) ? new Date(firstReceived).toISOString() : null,
     sentAt: Number.isFinite(sent) && sent > 0 ? new Date(sent).toISOString() : null,
     body: (message.Body ?? "").slice(0, BODY_PREVIEW),
   };
@@ -182,7 +196,7 @@ async function manualRedrive(
         Entries: batch.map((message, index) => ({
           Id: String(index),
           MessageBody: message.Body ?? "",
-          MessageAttributes: withoutDlqReason(message.MessageAttributes),
+          MessageAttributes: withoutDeadLetterAttributes(message.MessageAttributes),
         })),
       }),
     );
@@ -207,12 +221,13 @@ async function manualRedrive(
   return { mode: "manual", moved, failed };
 }
 
-function withoutDlqReason(
+/** The event's attributes without the DLQ's own (reason, receive count, first receive). */
+function withoutDeadLetterAttributes(
   attributes: Record<string, MessageAttributeValue> | undefined,
 ): Record<string, MessageAttributeValue> {
   const out: Record<string, MessageAttributeValue> = {};
   for (const [name, value] of Object.entries(attributes ?? {})) {
-    if (name === EventAttribute.dlqReason) continue;
+    if (DEAD_LETTER_ATTRIBUTES.includes(name)) continue;
     out[name] = {
       DataType: value.DataType,
       ...(value.StringValue !== undefined ? { StringValue: value.StringValue } : {}),

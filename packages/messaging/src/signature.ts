@@ -10,8 +10,20 @@ export const EventAttribute = {
   eventId: "x-event-id",
   eventType: "x-event-type",
   correlationId: "x-correlation-id",
+  // Set by the consumer when it dead-letters a message (x-dlq-*), dropped when it is redriven.
   dlqReason: "x-dlq-reason",
+  /** Deliveries on the main queue (ApproximateReceiveCount) when the message was dead-lettered. */
+  dlqReceiveCount: "x-dlq-receive-count",
+  /** When a consumer first received it from the main queue (ISO 8601). */
+  dlqFirstReceivedAt: "x-dlq-first-received-at",
 } as const;
+
+/** Attributes that describe a stay in the DLQ rather than the event. */
+export const DEAD_LETTER_ATTRIBUTES: readonly string[] = [
+  EventAttribute.dlqReason,
+  EventAttribute.dlqReceiveCount,
+  EventAttribute.dlqFirstReceivedAt,
+];
 
 /** Clock skew tolerated on the signer's side; older timestamps are always fine (DLQ redrives). */
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;

@@ -81,6 +81,19 @@ export async function ensureQueueTopology(
   };
 }
 
+/**
+ * The innermost cause of an error, described: what actually failed. Wrappers such as drizzle's
+ * query error quote the statement and its parameters, which must not travel into a DLQ attribute
+ * or a log line.
+ */
+export function describeRootCause(error: unknown): string {
+  let current = error;
+  for (let depth = 0; depth < 10 && current instanceof Error && current.cause !== undefined; depth++) {
+    current = current.cause;
+  }
+  return describeError(current);
+}
+
 /** Short, log- and column-safe text of an error. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 1000);

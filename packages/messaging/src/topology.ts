@@ -10,7 +10,11 @@ export interface QueueTopology {
   deadLetterQueueName: string;
   /** Delay before the n-th redelivery after a transient failure (n = ApproximateReceiveCount). */
   retryTiersSeconds: readonly number[];
-  /** Deliveries before SQS redrives to the DLQ: one first try plus one per tier. */
+  /**
+   * The redrive policy's count: the ladder (one first try plus one per tier) plus
+   * REDRIVE_HEADROOM receives that SQS counts but the consumer never handled. The consumer itself
+   * moves a message to the DLQ right after the last tier; SQS's redrive is only the backstop.
+   */
   maxReceiveCount: number;
   /** The consumer Lambda's timeout; the queue's visibility must cover six of them (AWS guidance). */
   consumerTimeoutSeconds: number;
@@ -24,6 +28,16 @@ export interface QueueTopology {
 
 export const DEFAULT_RETRY_TIERS_SECONDS = [10, 30, 120] as const;
 
+/**
+ * Receives SQS counts without the consumer's handler running: Lambda throttled, the function
+ * timed out or crashed before answering. AWS advises maxReceiveCount of at least 5 for Lambda
+ * consumers, i.e. room for four such receives; with the count at exactly the ladder's length,
+ * each of them would have cut the ladder short by one tier.
+ */
+export const REDRIVE_HEADROOM = 4;
+
+const MAX_RECEIVE_COUNT = 1000;
+
 const FOURTEEN_DAYS = 14 * 24 * 3600;
 const FOUR_DAYS = 4 * 24 * 3600;
 
@@ -32,7 +46,9 @@ const tiersSchema = z
     error: "each retry tier must be an integer from 0 to 900 seconds",
   })
   .min(1, { error: "at least one retry tier is required" })
-  .max(999, { error: "at most 999 retry tiers (maxReceiveCount is capped at 1000)" })
+  .max(MAX_RECEIVE_COUNT - 1 - REDRIVE_HEADROOM, {
+    error: `at most ${MAX_RECEIVE_COUNT - 1 - REDRIVE_HEADROOM} retry tiers (maxReceiveCount is capped at ${MAX_RECEIVE_COUNT})`,
+  })
   .refine((tiers) => tiers.every((tier, i) => i === 0 || tier >= (tiers[i - 1] ?? 0)), {
     error: "retry tiers must be in ascending order",
   });
@@ -87,7 +103,7 @@ export function buildTopology(options: TopologyOptions = {}): QueueTopology {
     queueName: `${prefix}user-events`,
     deadLetterQueueName: `${prefix}user-events-dlq`,
     retryTiersSeconds: tiers.data,
-    maxReceiveCount: tiers.data.length + 1,
+    maxReceiveCount: tiers.data.length + 1 + REDRIVE_HEADROOM,
     consumerTimeoutSeconds,
     visibilityTimeoutSeconds: 6 * consumerTimeoutSeconds,
     messageRetentionSeconds: FOUR_DAYS,
@@ -97,12 +113,18 @@ export function buildTopology(options: TopologyOptions = {}): QueueTopology {
   };
 }
 
+/** Deliveries the ladder allows: the first try and one per tier; the DLQ takes what fails the last. */
+export function ladderLength(topology: QueueTopology): number {
+  return topology.retryTiersSeconds.length + 1;
+}
+
 /**
- * Visibility to set after the given delivery fails transiently: the tier for this attempt, or
- * 0 on the last allowed delivery so SQS redrives the message to the DLQ at once.
+ * What to do after the given delivery failed transiently: come back after the tier for this
+ * attempt, or, once the last tier has been tried, go to the DLQ now (`undefined`). Counted by
+ * SQS's ApproximateReceiveCount, so receives the consumer never handled move a message up the
+ * ladder too: the ladder may be shorter, but it always ends in the DLQ, never in a loop.
  */
-export function retryDelayFor(topology: QueueTopology, approximateReceiveCount: number): number {
-  if (approximateReceiveCount >= topology.maxReceiveCount) return 0;
-  const index = Math.max(0, approximateReceiveCount - 1);
-  return topology.retryTiersSeconds[index] ?? topology.retryTiersSeconds.at(-1) ?? 0;
+export function retryDelayFor(topology: QueueTopology, approximateReceiveCount: number): number | undefined {
+  if (approximateReceiveCount >= ladderLength(topology)) return undefined;
+  return topology.retryTiersSeconds[Math.max(0, approximateReceiveCount - 1)];
 }

@@ -18,7 +18,8 @@ describe("loadMessagingConfig", () => {
   it("applies the documented defaults and builds the topology from the tiers", () => {
     const config = loadMessagingConfig({ USER_EVENTS_QUEUE_URL: QUEUE });
     expect(config.topology.retryTiersSeconds).toEqual([10, 30, 120]);
-    expect(config.topology.maxReceiveCount).toBe(4);
+    // The ladder (a first try and three tiers) plus four receives of headroom.
+    expect(config.topology.maxReceiveCount).toBe(8);
     expect(config.topology.visibilityTimeoutSeconds).toBe(180);
     expect(config.outbox).toEqual({
       batchSize: 10,

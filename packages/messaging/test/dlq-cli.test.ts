@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestQueues, startSqsEmulator, type TestQueues } from "../../../test/support/sqs";
-import { EventAttribute, stringAttribute } from "../src/index";
+import { EventAttribute, REDRIVEN_BY_SQS_REASON, stringAttribute } from "../src/index";
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "../../..");
@@ -38,15 +38,19 @@ async function dlq(...args: string[]) {
 }
 
 describe("npm run dlq", () => {
-  it("lists dead letters with their reason and redrives them to the main queue", async () => {
+  it("lists dead letters with their reason, receives and first receive, and redrives them", async () => {
+    // As the consumer dead-letters a message after its last retry tier.
     await queues.sqs.send(
       new SendMessageCommand({
         QueueUrl: queues.dlqUrl,
         MessageBody: '{"id":"e1"}',
         MessageAttributes: {
           [EventAttribute.eventId]: stringAttribute("e1"),
+          [EventAttribute.keyId]: stringAttribute("k0123456789abcdef"),
           [EventAttribute.correlationId]: stringAttribute("req-9"),
-          [EventAttribute.dlqReason]: stringAttribute("bad signature: signature mismatch"),
+          [EventAttribute.dlqReason]: stringAttribute("retries exhausted after 4 attempts: wallet db down"),
+          [EventAttribute.dlqReceiveCount]: stringAttribute("4"),
+          [EventAttribute.dlqFirstReceivedAt]: stringAttribute("2026-01-02T03:04:05.678Z"),
         },
       }),
     );
@@ -58,14 +62,21 @@ describe("npm run dlq", () => {
     expect(letters).toMatchObject([
       {
         eventId: "e1",
+        keyId: "k0123456789abcdef",
         correlationId: "req-9",
-        reason: "bad signature: signature mismatch",
+        reason: "retries exhausted after 4 attempts: wallet db down",
+        receiveCount: 4,
+        firstReceivedAt: "2026-01-02T03:04:05.678Z",
         body: '{"id":"e1"}',
       },
     ]);
     const table = await dlq("list");
     expect(table.stdout).toContain("about 1 message(s); showing 1");
-    expect(table.stdout).toContain("reason bad signature: signature mismatch");
+    expect(table.stdout).toContain("receives 4  first received 2026-01-02T03:04:05.678Z");
+    expect(table.stdout).toContain("key k0123456789abcdef");
+    expect(table.stdout).toContain("reason retries exhausted after 4 attempts: wallet db down");
+    // Listing twice does not change what it reports (SQS's own count grows with every read).
+    expect((await dlq("list", "--json")).stdout).toBe(listed.stdout);
 
     const redriven = await dlq("redrive");
     expect(redriven.stdout).toContain("Moved 1 message(s) back to");
@@ -73,9 +84,26 @@ describe("npm run dlq", () => {
       new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MessageAttributeNames: ["All"] }),
     );
     expect(Messages).toHaveLength(1);
-    expect(Messages[0]?.MessageAttributes?.[EventAttribute.eventId]?.StringValue).toBe("e1");
-    // The reason belongs to the DLQ stay; the next failure, if any, writes its own.
-    expect(Messages[0]?.MessageAttributes?.[EventAttribute.dlqReason]).toBeUndefined();
+    const attributes = Messages[0]?.MessageAttributes ?? {};
+    expect(attributes[EventAttribute.eventId]?.StringValue).toBe("e1");
+    // The DLQ's own attributes belong to that stay; the next failure, if any, writes its own.
+    expect(Object.keys(attributes).sort()).toEqual(
+      [EventAttribute.eventId, EventAttribute.keyId, EventAttribute.correlationId].sort(),
+    );
+  });
+
+  it("says what it cannot know of a message the queue's redrive policy moved itself", async () => {
+    await queues.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queues.dlqUrl,
+        MessageBody: '{"id":"e2"}',
+        MessageAttributes: { [EventAttribute.eventId]: stringAttribute("e2") },
+      }),
+    );
+    const table = await dlq("list");
+    expect(table.stdout).toContain("receives ?  first received ?");
+    expect(table.stdout).toContain(`reason ${REDRIVEN_BY_SQS_REASON}`);
+    expect((await dlq("redrive")).stdout).toContain("Moved 1 message(s) back to");
   });
 
   it("explains its usage and exits 64 on an unknown command", async () => {

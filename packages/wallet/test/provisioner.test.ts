@@ -13,6 +13,7 @@ import {
   deliverOnce,
   EventAttribute,
   listDeadLetters,
+  REDRIVE_HEADROOM,
   redriveDeadLetters,
   signEvent,
   stringAttribute,
@@ -264,7 +265,11 @@ describe("wallet provisioner", () => {
         correlationId: "corr-42",
         eventType: "user.registered@1",
         reason: expect.stringMatching(reason),
+        // Dead-lettered on its first delivery, which the main queue saw a moment ago.
+        receiveCount: 1,
+        firstReceivedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       });
+      expect(Date.now() - Date.parse(String(letters[0]?.firstReceivedAt))).toBeLessThan(60_000);
       expect(log.lines).toContainEqual(
         expect.objectContaining({
           level: "warn",
@@ -303,23 +308,36 @@ describe("wallet provisioner", () => {
     const userId = randomUUID();
     const { event } = await sendEvent(userId);
     const attempts: number[] = [];
+    const beforeFirstDelivery = Date.now();
     try {
-      for (let attempt = 1; attempt <= 4; attempt++) {
+      for (let attempt = 1; attempt <= 3; attempt++) {
         await eventually(async () => ((await deliver(failing, 1)).failed === 1 ? true : undefined));
         attempts.push(Date.now());
       }
-      // The fifth receive finds the count exhausted: SQS's redrive moves it to the DLQ.
-      const letters = await eventually(async () => {
-        await deliver(failing, 1);
-        const found = await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 });
-        return found.length > 0 ? found : undefined;
-      });
-      expect(letters).toMatchObject([
-        { eventId: event.id, reason: expect.stringMatching(/retries exhausted/) },
-      ]);
+      // The fourth delivery fails after the last tier: the consumer moves it to the DLQ at once
+      // (processed, so deleted from the queue), well before SQS's redrive count would.
+      await eventually(async () => ((await deliver(failing, 1)).deleted === 1 ? true : undefined));
+      attempts.push(Date.now());
     } finally {
       await unavailable.close();
     }
+    expect(await queueIsEmpty()).toBe(true);
+    const letters = await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 });
+    expect(letters).toMatchObject([
+      {
+        eventId: event.id,
+        // What failed, never the statement or its parameters (the user's id here).
+        reason: expect.stringMatching(
+          /^retries exhausted after 4 attempts: .*"no_such_database" does not exist$/,
+        ),
+        receiveCount: 4,
+        keyId: "v1",
+      },
+    ]);
+    // First received at the first delivery, not when it reached the DLQ.
+    const firstReceived = Date.parse(String(letters[0]?.firstReceivedAt));
+    expect(firstReceived).toBeGreaterThanOrEqual(beforeFirstDelivery);
+    expect(firstReceived).toBeLessThanOrEqual(attempts[0] as number);
     const gaps = attempts.slice(1).map((at, i) => at - (attempts[i] as number));
     // Tiers 1 s, 1 s, 2 s (RETRY_TIERS_SECONDS=1,1,2); a little slack for the emulator's timer.
     expect(gaps[0]).toBeGreaterThanOrEqual(900);
@@ -330,11 +348,12 @@ describe("wallet provisioner", () => {
       [1, "1", 1],
       [2, "2", 1],
       [3, "3", 2],
-      [4, "dlq", 0],
+      [4, "dlq", undefined],
     ]);
     expect(
       failures.every((line) => line.correlationId === "corr-42" && typeof line.reason === "string"),
     ).toBe(true);
+    expect(JSON.stringify([letters.map((letter) => letter.reason), failures])).not.toContain(userId);
     expect(await walletsOf(userId)).toBe(0);
 
     expect(
@@ -347,6 +366,25 @@ describe("wallet provisioner", () => {
     expect(await deliver(handler, 1)).toEqual({ received: 1, deleted: 1, failed: 0 });
     expect(await walletsOf(userId)).toBe(1);
     expect(await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 })).toHaveLength(0);
+  });
+
+  it("leaves the ladder whole when SQS counted receives the handler never saw (throttling, timeouts)", async () => {
+    const userId = randomUUID();
+    const { event } = await sendEvent(userId);
+    // Four receives that end without an answer, as throttled or timed-out invocations do; with the
+    // redrive count at the ladder's length (4), the next receive would have gone to the DLQ.
+    for (let lost = 1; lost <= REDRIVE_HEADROOM; lost++) {
+      const { Messages = [] } = await queues.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, VisibilityTimeout: 0, WaitTimeSeconds: 1 }),
+      );
+      expect(Messages).toHaveLength(1);
+    }
+    expect(await deliver(handler, 1)).toEqual({ received: 1, deleted: 1, failed: 0 });
+    expect(await walletsOf(userId)).toBe(1);
+    expect(await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 })).toHaveLength(0);
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({ message: "wallet provisioned", eventId: event.id, attempt: 5 }),
+    );
   });
 
   it("answers a mixed batch with exactly its transient failures as batch item failures", async () => {

@@ -9,7 +9,8 @@ import { buildTopology } from "../topology";
 const USAGE = `Usage: npm run dlq -- <command> [options]
 
 Commands:
-  list      Show the dead letters (not consumed: they are released after reading)
+  list      Show the dead letters (not consumed: they are released after reading): reason,
+            receives on the main queue, first receive, event, signing key id, correlation id
               --limit N   at most N messages (default 100)
               --json      one JSON object per line instead of a table
   redrive   Move the dead letters back to the user-events queue
@@ -93,8 +94,8 @@ async function main(argv: string[]): Promise<number> {
       for (const letter of letters) {
         process.stdout.write(
           `${[
-            `- message ${letter.messageId}  sent ${letter.sentAt ?? "?"}  receives ${letter.receiveCount}`,
-            `  event ${letter.eventId ?? "?"} (${letter.eventType ?? "unknown type"})  correlation ${letter.correlationId ?? "-"}`,
+            `- message ${letter.messageId}  receives ${letter.receiveCount ?? "?"}  first received ${letter.firstReceivedAt ?? "?"}  sent ${letter.sentAt ?? "?"}`,
+            `  event ${letter.eventId ?? "?"} (${letter.eventType ?? "unknown type"})  key ${letter.keyId ?? "-"}  correlation ${letter.correlationId ?? "-"}`,
             `  reason ${letter.reason}`,
             `  body ${letter.body}`,
           ].join("\n")}\n`,
