@@ -33,6 +33,7 @@ export default $config({
     const links = {
       JwtPrivateKey: secrets.jwtPrivateKey,
       InternalKey: secrets.internalKey,
+      InternalKeySecondary: secrets.internalKeySecondary,
       UsersDatabase: databases.users,
       WalletDatabase: databases.wallet,
       ...queues.links,

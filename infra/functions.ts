@@ -11,6 +11,7 @@ import { buildTopology, ladderLength, type QueueTopology } from "../packages/mes
 export type LinkName =
   | "JwtPrivateKey"
   | "InternalKey"
+  | "InternalKeySecondary"
   | "UsersDatabase"
   | "WalletDatabase"
   | "UserEvents"
@@ -84,9 +85,10 @@ export interface Deployment {
 
 /**
  * Links per function are exactly what its code reads at start (infra/topology.test.ts drops each
- * link in turn and expects a configuration error, and expects every function to start with only
- * its links). Each process reads only the secret it uses: the JWT key (users and wallet APIs) or
- * the event signing key (users API for the eager publish, relay, provisioner).
+ * link in turn and expects a configuration error or a different configuration, and expects every
+ * function to start with only its links). Each process reads only the secret it uses: the JWT key
+ * (users and wallet APIs) or the event signing key (users API for the eager publish, relay,
+ * provisioner, which alone also reads the secondary key of a rotation).
  */
 export function describeDeployment(prefix: string): Deployment {
   const topology = userEventsTopology(prefix);
@@ -132,8 +134,9 @@ export function describeDeployment(prefix: string): Deployment {
       walletProvisioner: {
         name: "WalletProvisioner",
         ...entry("wallet-provisioner"),
-        // Poison messages are sent straight to the DLQ, hence the DLQ link.
-        links: ["WalletDatabase", "InternalKey", "UserEventsDlq"],
+        // Poison messages are sent straight to the DLQ, hence the DLQ link. Only the consumer
+        // verifies signatures, so only it accepts the secondary key of a rotation.
+        links: ["WalletDatabase", "InternalKey", "InternalKeySecondary", "UserEventsDlq"],
         timeoutSeconds: topology.consumerTimeoutSeconds,
         memoryMb: 256,
         environment: { ...logging, ...messaging },

@@ -6,5 +6,8 @@ export function createSecrets() {
   return {
     jwtPrivateKey: new sst.Secret("JwtPrivateKey"),
     internalKey: new sst.Secret("InternalKey"),
+    // Set only during a rotation of InternalKey (docs/aws.md, "Secrets"); the empty placeholder
+    // means "none", so a deploy never waits for it.
+    internalKeySecondary: new sst.Secret("InternalKeySecondary", ""),
   };
 }

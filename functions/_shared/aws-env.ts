@@ -8,6 +8,7 @@ export type LinkedResources = Readonly<Record<string, Readonly<Record<string, un
 export const LINKED_VARIABLES = {
   JwtPrivateKey: { value: "JWT_PRIVATE_KEY" },
   InternalKey: { value: "INTERNAL_JWT_PRIVATE_KEY" },
+  InternalKeySecondary: { value: "INTERNAL_JWT_SECONDARY_KEY" },
   UserEvents: { url: "USER_EVENTS_QUEUE_URL" },
   UserEventsDlq: { url: "USER_EVENTS_DLQ_URL" },
 } as const satisfies Record<string, Record<string, string>>;

@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import path from "node:path";
-import { createLogger, type LogFields } from "@platform/core";
+import { createLogger, type LogFields, loadEventSigningConfig } from "@platform/core";
 import { type DatabaseHandle, queryRows } from "@platform/db";
 import { createOutboxPublisher, createSqsClient } from "@platform/messaging";
 import { createUsersRuntime } from "@platform/users";
@@ -56,8 +56,8 @@ describe("registration while the queue is unreachable", () => {
       db: users.db,
       sqs: deadQueue,
       queueUrl: `http://sqs.us-east-1.localhost:${port}/000000000000/user-events`,
-      signingKey: "ILIACHALLENGE_INTERNAL",
-      keyId: "v1",
+      signingKey: loadEventSigningConfig({}).key,
+      keyId: loadEventSigningConfig({}).keyId,
       logger,
       leaseSeconds: 30,
       batchSize: 10,

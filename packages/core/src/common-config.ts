@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import {
   CHALLENGE_INTERNAL_JWT_PRIVATE_KEY,
   CHALLENGE_JWT_PRIVATE_KEY,
+  ConfigError,
   type Env,
   env,
   isRunningOnAws,
@@ -41,23 +43,63 @@ export function loadJwtConfig(source: Env): TokenServiceOptions {
   };
 }
 
-/** The HMAC key (and its id, for rotation) that signs and verifies events between services. */
-export function loadEventSigningConfig(source: Env): { key: string; keyId: string } {
+export interface EventSigningConfig {
+  /** Signs every event this process sends. */
+  key: string;
+  /** Sent with each event (`x-key-id`): a fingerprint of `key`, so it changes whenever the key does. */
+  keyId: string;
+  /** The keys a consumer accepts, by id: the signing key and, during a rotation, the secondary key. */
+  verificationKeys: Readonly<Record<string, string>>;
+}
+
+/**
+ * A key's public name: a truncated SHA-256 of the key under a fixed label. Deriving it means a
+ * rotation is only ever a change of secret values; an id can never name the wrong key. Knowing
+ * it helps no one forge: every signed event already lets anyone test guesses of the key.
+ */
+export function eventSigningKeyId(key: string): string {
+  return `k${createHash("sha256").update("platform event signing key\0").update(key).digest("hex").slice(0, 16)}`;
+}
+
+/**
+ * The HMAC key that signs and verifies events between services, and an optional secondary key
+ * that consumers also accept: a rotation adds the new key as secondary, then swaps the two, then
+ * retires the old one once no event signed with it can still arrive (docs/aws.md, "Secrets").
+ */
+export function loadEventSigningConfig(source: Env): EventSigningConfig {
+  const onAws = isRunningOnAws(source);
+  const secondaryExpected = onAws
+    ? "expected a secret of at least 32 characters, or unset"
+    : "expected a non-empty secret, or unset";
   const parsed = parseEnv(
     z.object({
-      INTERNAL_JWT_PRIVATE_KEY: env.secret({
-        devDefault: CHALLENGE_INTERNAL_JWT_PRIVATE_KEY,
-        onAws: isRunningOnAws(source),
-      }),
-      INTERNAL_KEY_ID: env.string({
-        default: "v1",
-        pattern: /^[A-Za-z0-9._-]{1,64}$/,
-        expected: "expected a key id of 1-64 letters, digits, dots, dashes or underscores",
-      }),
+      INTERNAL_JWT_PRIVATE_KEY: env.secret({ devDefault: CHALLENGE_INTERNAL_JWT_PRIVATE_KEY, onAws }),
+      INTERNAL_JWT_SECONDARY_KEY: z
+        .string({ error: secondaryExpected })
+        .min(onAws ? 32 : 1, { error: secondaryExpected })
+        .optional(),
     }),
     source,
   );
-  return { key: parsed.INTERNAL_JWT_PRIVATE_KEY, keyId: parsed.INTERNAL_KEY_ID };
+  const key = parsed.INTERNAL_JWT_PRIVATE_KEY;
+  const secondary = parsed.INTERNAL_JWT_SECONDARY_KEY;
+  if (secondary === key) {
+    throw new ConfigError([
+      {
+        variable: "INTERNAL_JWT_SECONDARY_KEY",
+        problem: "expected a key other than INTERNAL_JWT_PRIVATE_KEY (got the same <redacted>)",
+      },
+    ]);
+  }
+  const keyId = eventSigningKeyId(key);
+  return {
+    key,
+    keyId,
+    verificationKeys: {
+      [keyId]: key,
+      ...(secondary === undefined ? {} : { [eventSigningKeyId(secondary)]: secondary }),
+    },
+  };
 }
 
 /**

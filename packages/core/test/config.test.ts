@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { failingVariables } from "../../../test/support/config";
-import { loadEventSigningConfig, loadJwtConfig, loadLogLevel } from "../src/common-config";
+import { eventSigningKeyId, loadEventSigningConfig, loadJwtConfig, loadLogLevel } from "../src/common-config";
 
 const onAws = { AWS_LAMBDA_FUNCTION_NAME: "users-api" };
 
@@ -12,7 +12,12 @@ describe("shared configuration", () => {
       audience: "urn:platform:api",
       ttlSeconds: 3600,
     });
-    expect(loadEventSigningConfig({})).toEqual({ key: "ILIACHALLENGE_INTERNAL", keyId: "v1" });
+    const keyId = eventSigningKeyId("ILIACHALLENGE_INTERNAL");
+    expect(loadEventSigningConfig({})).toEqual({
+      key: "ILIACHALLENGE_INTERNAL",
+      keyId,
+      verificationKeys: { [keyId]: "ILIACHALLENGE_INTERNAL" },
+    });
   });
 
   it("refuses the defaults on AWS, naming each secret", () => {
@@ -30,10 +35,63 @@ describe("shared configuration", () => {
   it.each([
     ["JWT_TTL_SECONDS", "ten", loadJwtConfig],
     ["JWT_TTL_SECONDS", "5", loadJwtConfig],
-    ["INTERNAL_KEY_ID", "has spaces", loadEventSigningConfig],
     ["LOG_LEVEL", "loud", loadLogLevel],
   ] as const)("names %s when it is %j", (variable, value, load) => {
     expect(failingVariables(() => load({ [variable]: value }))).toEqual([variable]);
+  });
+
+  describe("event signing keys", () => {
+    const current = "c".repeat(40);
+    const secondary = "s".repeat(40);
+
+    it("names each key by a fingerprint that changes with the key and reveals nothing of it", () => {
+      const id = eventSigningKeyId(current);
+      expect(id).toMatch(/^k[0-9a-f]{16}$/);
+      expect(eventSigningKeyId(current)).toBe(id);
+      expect(eventSigningKeyId(secondary)).not.toBe(id);
+      expect(id).not.toContain("ccc");
+    });
+
+    it("signs with the current key and accepts the secondary one during a rotation", () => {
+      const config = loadEventSigningConfig({
+        ...onAws,
+        INTERNAL_JWT_PRIVATE_KEY: current,
+        INTERNAL_JWT_SECONDARY_KEY: secondary,
+      });
+      expect(config).toEqual({
+        key: current,
+        keyId: eventSigningKeyId(current),
+        verificationKeys: {
+          [eventSigningKeyId(current)]: current,
+          [eventSigningKeyId(secondary)]: secondary,
+        },
+      });
+    });
+
+    it("treats an empty secondary key as none (an SST secret left at its placeholder)", () => {
+      const config = loadEventSigningConfig({ INTERNAL_JWT_SECONDARY_KEY: "" });
+      expect(Object.keys(config.verificationKeys)).toEqual([config.keyId]);
+    });
+
+    it("refuses a short secondary key on AWS, and one equal to the current key, without echoing it", () => {
+      expect(
+        failingVariables(() =>
+          loadEventSigningConfig({
+            ...onAws,
+            INTERNAL_JWT_PRIVATE_KEY: current,
+            INTERNAL_JWT_SECONDARY_KEY: "x",
+          }),
+        ),
+      ).toEqual(["INTERNAL_JWT_SECONDARY_KEY"]);
+      try {
+        loadEventSigningConfig({ INTERNAL_JWT_PRIVATE_KEY: current, INTERNAL_JWT_SECONDARY_KEY: current });
+      } catch (error) {
+        expect((error as Error).message).toContain("INTERNAL_JWT_SECONDARY_KEY: expected a key other than");
+        expect((error as Error).message).not.toContain(current);
+        return;
+      }
+      throw new Error("expected a ConfigError");
+    });
   });
 
   it("explains the expected form and never echoes secrets", () => {

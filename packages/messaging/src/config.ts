@@ -1,6 +1,7 @@
 import {
   ConfigError,
   type Env,
+  type EventSigningConfig,
   env,
   isRunningOnAws,
   type LogLevel,
@@ -27,7 +28,7 @@ export interface MessagingConfig {
     backoffBaseSeconds: number;
     backoffMaxSeconds: number;
   };
-  signing: { key: string; keyId: string };
+  signing: EventSigningConfig;
   logLevel: LogLevel;
 }
 

@@ -97,7 +97,7 @@ function readEvent(
  */
 export function createEventConsumer(options: EventConsumerOptions): SqsBatchHandler {
   const { config, deadLetterQueueUrl, sqs, logger, handlers } = options;
-  const keys = { [config.signing.keyId]: config.signing.key };
+  const keys = config.signing.verificationKeys;
   const { topology } = config;
   const handles = (key: string): key is EventKey => Object.hasOwn(handlers, key);
 

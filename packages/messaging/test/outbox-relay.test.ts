@@ -154,7 +154,7 @@ describe.each(DRIVERS)("outbox relay (%s driver)", (driver) => {
             timestamp: attr(EventAttribute.signatureTimestamp) as string,
             keyId: attr(EventAttribute.keyId) as string,
           },
-          { v1: "ILIACHALLENGE_INTERNAL" },
+          queues.config.signing.verificationKeys,
         ),
       ).toEqual({ ok: true, event: JSON.parse(message.Body as string) });
       expect(JSON.parse(message.Body as string)).toMatchObject({

@@ -5,6 +5,7 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
+import { eventSigningKeyId } from "@platform/core";
 import { createDatabase, type DatabaseHandle, queryRows } from "@platform/db";
 import {
   buildUserRegisteredEvent,
@@ -102,7 +103,7 @@ async function sendEvent(userId = randomUUID(), forgery: Forgery = {}) {
   const event = buildUserRegisteredEvent({ userId, correlationId: "corr-42" });
   const signing = {
     key: forgery.key ?? KEY,
-    keyId: forgery.keyId ?? "v1",
+    keyId: forgery.keyId ?? eventSigningKeyId(KEY),
     now: forgery.timestamp ?? new Date(),
   };
   let signed: { body: string; signature: string; timestamp: string; keyId: string };
@@ -331,7 +332,7 @@ describe("wallet provisioner", () => {
           /^retries exhausted after 4 attempts: .*"no_such_database" does not exist$/,
         ),
         receiveCount: 4,
-        keyId: "v1",
+        keyId: queues.config.signing.keyId,
       },
     ]);
     // First received at the first delivery, not when it reached the DLQ.
@@ -387,6 +388,52 @@ describe("wallet provisioner", () => {
     );
   });
 
+  describe("signing-key rotation", () => {
+    const NEW_KEY = "a-new-event-signing-key-of-forty-characters";
+    const withKeys = (keys: { INTERNAL_JWT_PRIVATE_KEY: string; INTERNAL_JWT_SECONDARY_KEY?: string }) =>
+      createWalletProvisionerHandler(
+        { ...queues.env, ...keys },
+        { database: wallet, sqs: queues.sqs, logger: log.logger },
+      );
+
+    it("accepts events signed with either key while a secondary key is set", async () => {
+      // Step 1 of a rotation: the new key is accepted before anyone signs with it.
+      const accepting = withKeys({ INTERNAL_JWT_PRIVATE_KEY: KEY, INTERNAL_JWT_SECONDARY_KEY: NEW_KEY });
+      // Step 2: signers switch; events signed with the old key are still in flight.
+      const swapped = withKeys({ INTERNAL_JWT_PRIVATE_KEY: NEW_KEY, INTERNAL_JWT_SECONDARY_KEY: KEY });
+      for (const consumer of [accepting, swapped]) {
+        const signedOld = randomUUID();
+        const signedNew = randomUUID();
+        await sendEvent(signedOld, { key: KEY });
+        await sendEvent(signedNew, { key: NEW_KEY, keyId: eventSigningKeyId(NEW_KEY) });
+        let handled = 0;
+        while (handled < 2) handled += (await deliver(consumer, 1)).deleted;
+        expect([await walletsOf(signedOld), await walletsOf(signedNew)]).toEqual([1, 1]);
+      }
+      expect(await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 })).toHaveLength(0);
+    });
+
+    it("refuses the retired key once the secondary is removed, and never lets one key pass for another", async () => {
+      const retired = withKeys({ INTERNAL_JWT_PRIVATE_KEY: NEW_KEY });
+      const late = randomUUID();
+      await sendEvent(late, { key: KEY });
+      // Signed with an attacker's key but naming the secondary key's id: the id picks the key.
+      const forged = randomUUID();
+      const accepting = withKeys({ INTERNAL_JWT_PRIVATE_KEY: KEY, INTERNAL_JWT_SECONDARY_KEY: NEW_KEY });
+      expect(await deliver(retired, 1)).toMatchObject({ received: 1, deleted: 1 });
+      await sendEvent(forged, { key: "attacker-key", keyId: eventSigningKeyId(NEW_KEY) });
+      expect(await deliver(accepting, 1)).toMatchObject({ received: 1, deleted: 1 });
+      expect([await walletsOf(late), await walletsOf(forged)]).toEqual([0, 0]);
+      const letters = await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 });
+      expect(letters.map((letter) => [letter.keyId, letter.reason]).sort()).toEqual(
+        [
+          [eventSigningKeyId(KEY), `bad signature: unknown signing key id "${eventSigningKeyId(KEY)}"`],
+          [eventSigningKeyId(NEW_KEY), "bad signature: signature mismatch"],
+        ].sort(),
+      );
+    });
+  });
+
   it("answers a mixed batch with exactly its transient failures as batch item failures", async () => {
     const unavailable = createDatabase({
       driver: "pg",
@@ -429,6 +476,6 @@ function isForged(record: SQSRecord): boolean {
       timestamp: record.messageAttributes[EventAttribute.signatureTimestamp]?.stringValue as string,
       keyId: record.messageAttributes[EventAttribute.keyId]?.stringValue as string,
     },
-    { v1: KEY },
+    queues.config.signing.verificationKeys,
   ).ok;
 }
