@@ -53,6 +53,8 @@ export default $config({
     const alarms = createAlarms(topology, queues);
 
     return {
+      // `npm run test:deployed -- --stage NAME` checks that .sst/outputs.json is this stage's.
+      stage: $app.stage,
       api: api.url,
       userEventsQueue: queues.queue.url,
       userEventsDlq: queues.deadLetter.url,
