@@ -9,6 +9,7 @@ export interface AppErrorOptions {
   message: string;
   fields?: FieldError[];
   headers?: Record<string, string>;
+  /** Extension members of the problem body; they never replace RFC 9457's own (`status`, `type`…). */
   extra?: Record<string, unknown>;
   cause?: unknown;
 }
@@ -45,6 +46,8 @@ export const errors = {
       message,
       headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' },
     }),
+  forbidden: (code: string, message: string, fields?: FieldError[]) =>
+    new AppError({ status: 403, code, message, ...(fields ? { fields } : {}) }),
   notFound: (message = "Resource not found.") => new AppError({ status: 404, code: "NOT_FOUND", message }),
   conflict: (code: string, message: string) => new AppError({ status: 409, code, message }),
   unprocessable: (code: string, message: string) => new AppError({ status: 422, code, message }),

@@ -21,6 +21,8 @@ export interface HttpAppOptions {
   title: string;
   version: string;
   description?: string;
+  /** Descriptions of the OpenAPI tags the routes use, in the order the docs should list them. */
+  tags?: { name: string; description: string }[];
   logger: Logger;
   /** Largest accepted request body; larger ones get 413 before any parsing. */
   maxBodyBytes?: number;
@@ -114,6 +116,7 @@ export function createHttpApp<Extra extends object = object>(options: HttpAppOpt
     app.doc31("/openapi.json", {
       openapi: "3.1.0",
       info: { title: options.title, version: options.version, description: options.description },
+      ...(options.tags ? { tags: options.tags } : {}),
     });
     // Relative, so the page also finds its document when a gateway serves it under a prefix.
     app.get("/docs", swaggerUI({ url: "./openapi.json", title: options.title }));

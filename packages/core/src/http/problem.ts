@@ -38,6 +38,8 @@ export interface ProblemBody {
 export function problemResponse(c: Context, error: AppError): Response {
   const requestId = c.get("requestId" as never) as string | undefined;
   const body: ProblemBody = {
+    // First, so that an extension can never replace a member RFC 9457 defines (a numeric status).
+    ...error.extra,
     type: `urn:problem:${error.code.toLowerCase().replaceAll("_", "-")}`,
     title: titles[error.status] ?? "Error",
     status: error.status,
@@ -47,7 +49,6 @@ export function problemResponse(c: Context, error: AppError): Response {
     instance: c.req.path,
     ...(requestId ? { requestId } : {}),
     ...(error.fields ? { errors: error.fields } : {}),
-    ...error.extra,
   };
   return c.body(JSON.stringify(body), error.status as ContentfulStatusCode, {
     ...error.headers,
