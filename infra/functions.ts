@@ -174,9 +174,16 @@ export const API_ROUTES: readonly { route: string; target: "usersApi" | "walletA
   { route: "GET /docs", target: "usersApi" },
   { route: "GET /openapi.json", target: "usersApi" },
   { route: "GET /v1/transactions", target: "walletApi" },
+  // `{proxy+}` needs at least one more segment: the combined route needs its own entry.
+  { route: "POST /v1/transactions", target: "walletApi" },
   { route: "POST /v1/transactions/{proxy+}", target: "walletApi" },
+  { route: "POST /v1/transfers", target: "walletApi" },
   { route: "GET /v1/balance", target: "walletApi" },
   { route: "GET /v1/wallet/status", target: "walletApi" },
+  // The challenge's own transaction contract, served by the wallet at the API's root.
+  { route: "POST /transactions", target: "walletApi" },
+  { route: "GET /transactions", target: "walletApi" },
+  { route: "GET /balance", target: "walletApi" },
   // The wallet's own health and docs, under a prefix its Lambda handler removes
   // (WALLET_OPERATIONS_PREFIX in packages/wallet/src/lambda.ts).
   { route: "GET /wallet/{proxy+}", target: "walletApi" },
