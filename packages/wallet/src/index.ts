@@ -1,3 +1,4 @@
+export { CHALLENGE_LIST_LIMIT } from "./challenge-routes";
 export * from "./config";
 export * from "./cursor";
 export { createWalletLambdaHandler, WALLET_OPERATIONS_PREFIX } from "./lambda";

@@ -12,7 +12,16 @@ export async function provisionWallet(db: Database, userId: string): Promise<{ c
   return createWalletRepository(db).provision(userId.toLowerCase());
 }
 
-/** Wallets whose balance disagrees with their ledger (CLI and the ops Lambda). */
+/** Wallets whose balance disagrees with their ledger, and transfers that are not sound (CLI and tests). */
 export async function reconcileWallets(db: Database): Promise<ReconciliationReport> {
   return createWalletRepository(db).reconcile();
+}
+
+/** Every balance equals its ledger, every transfer is two mirrored legs, and transfers net to zero. */
+export function isReconciled(report: ReconciliationReport): boolean {
+  return (
+    report.mismatches.length === 0 &&
+    report.transfers.broken.length === 0 &&
+    report.transfers.netMinor === "0"
+  );
 }

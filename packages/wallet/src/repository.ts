@@ -1,9 +1,10 @@
 import { type Database, isoTimestamp, queryRows, toSafeInteger } from "@platform/db";
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { HistoryPosition } from "./cursor";
-import { MAX_BALANCE_MINOR } from "./schema";
+import { type EntryType, MAX_BALANCE_MINOR } from "./schema";
 
-export type EntryType = "credit" | "debit";
+export type { EntryType } from "./schema";
+export type PostingType = Extract<EntryType, "credit" | "debit">;
 
 export interface LedgerEntry {
   id: string;
@@ -13,31 +14,67 @@ export interface LedgerEntry {
   balanceMinor: number;
   description: string | null;
   createdAt: string;
+  /** Transfer legs only: the transfer both legs share. */
+  transferId?: string;
+  /** Transfer legs only: the recipient of an outgoing leg, the sender of an incoming one. */
+  counterpartyUserId?: string;
 }
 
-export interface NewEntry {
+export interface NewPosting {
   id: string;
   userId: string;
-  type: EntryType;
+  type: PostingType;
+  amountMinor: number;
+  description: string | null;
+  /** Null when the client sent no key: every such request is a new entry. */
+  idempotencyKey: string | null;
+  /** Null exactly when `idempotencyKey` is. */
+  fingerprint: string | null;
+}
+
+export interface NewTransfer {
+  transferId: string;
+  outgoingLegId: string;
+  incomingLegId: string;
+  fromUserId: string;
+  toUserId: string;
   amountMinor: number;
   description: string | null;
   idempotencyKey: string;
   fingerprint: string;
 }
 
+export interface Transfer {
+  id: string;
+  fromUserId: string;
+  toUserId: string;
+  amountMinor: number;
+  /** The sender's balance right after the transfer. */
+  balanceMinor: number;
+  description: string | null;
+  createdAt: string;
+}
+
+export type PostingRefusal = "insufficient_funds" | "balance_limit";
+export type TransferRefusal = PostingRefusal | "recipient_not_found";
+
 /**
- * What one posting statement found. `stale` says the wallet changed between the statement's
+ * What one write statement found. `stale` says the wallet changed between the statement's
  * snapshot and the moment it locked the wallet: an entry with the same key may then exist
  * without being visible to the statement, so a refusal is only final once `stale` is false.
  */
-export type PostOutcome =
+export type WriteOutcome<T, Refusal extends string> =
   | { kind: "no_wallet" }
-  | { kind: "created"; entry: LedgerEntry }
-  | { kind: "existing"; entry: LedgerEntry; samePayload: boolean }
-  | { kind: "insufficient_funds"; stale: boolean }
-  | { kind: "balance_limit"; stale: boolean }
+  | { kind: "created"; value: T }
+  /** An earlier request with the same key and payload: its result, unchanged. */
+  | { kind: "replay"; value: T }
+  /** The key was used before for another payload or operation. */
+  | { kind: "key_reused" }
+  | { kind: "refused"; reason: Refusal; stale: boolean }
   /** The insert met a row with the same key committed after the snapshot. */
-  | { kind: "key_race" };
+  | { kind: "key_race" }
+  /** PostgreSQL aborted the statement (deadlock, serialization failure): nothing was written. */
+  | { kind: "contention"; sqlState: string };
 
 type EntryRow = {
   id: string;
@@ -46,6 +83,8 @@ type EntryRow = {
   balance_after_minor: string | number;
   description: string | null;
   created_at: string;
+  transfer_id: string | null;
+  counterparty_user_id: string | null;
 };
 
 const toEntry = (row: EntryRow): LedgerEntry => ({
@@ -55,6 +94,10 @@ const toEntry = (row: EntryRow): LedgerEntry => ({
   balanceMinor: toSafeInteger(row.balance_after_minor, "balance_after_minor"),
   description: row.description,
   createdAt: row.created_at,
+  // Credits and debits keep the shape they always had: no transfer members at all.
+  ...(row.transfer_id === null
+    ? {}
+    : { transferId: row.transfer_id, counterpartyUserId: String(row.counterparty_user_id) }),
 });
 
 export interface WalletMismatch {
@@ -64,9 +107,24 @@ export interface WalletMismatch {
   ledgerMinor: string;
 }
 
+export interface BrokenTransfer {
+  transferId: string;
+  /** How many legs carry this transfer id (a sound transfer has exactly two). */
+  legs: number;
+  /** Incoming minus outgoing amounts of those legs (zero when sound). */
+  netMinor: string;
+}
+
 export interface ReconciliationReport {
+  /** Wallets checked. */
   checked: number;
   mismatches: WalletMismatch[];
+  transfers: {
+    checked: number;
+    /** Every transfer leg on every wallet, incoming minus outgoing: zero when money was only moved. */
+    netMinor: string;
+    broken: BrokenTransfer[];
+  };
 }
 
 /** SQLSTATE of a database error, whatever the driver wrapped it in. */
@@ -74,6 +132,7 @@ function sqlStateOf(error: unknown): string | undefined {
   for (let current = error, depth = 0; current && depth < 5; depth += 1) {
     const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
     if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+    // The Data API reports SQL errors as DatabaseErrorException, SQLSTATE at the end of the message.
     const fromMessage = typeof message === "string" ? /SQLState: ([0-9A-Z]{5})/.exec(message) : null;
     if (fromMessage?.[1]) return fromMessage[1];
     current = cause;
@@ -81,11 +140,51 @@ function sqlStateOf(error: unknown): string | undefined {
   return undefined;
 }
 
+/** Deadlock and serialization failure: PostgreSQL rolled the statement back; running it again is safe. */
+const CONTENTION_STATES = new Set(["40P01", "40001"]);
+
 const mentions = (error: unknown, text: string): boolean =>
   error instanceof Error &&
   (error.message.includes(text) ||
     (error as { constraint?: string }).constraint === text ||
     mentions(error.cause, text));
+
+/**
+ * The errors a write statement may end in that are part of its outcome, not failures: contention
+ * (retried by the service) and a balance CHECK violation. The statements check funds and the
+ * ceiling themselves; a CHECK violation means that check was bypassed (a bug) and the database
+ * refused the write: still the client's 409, never a 500.
+ */
+function outcomeOfError<T, Refusal extends string>(
+  error: unknown,
+): WriteOutcome<T, Refusal | PostingRefusal> | undefined {
+  const state = sqlStateOf(error);
+  if (state && CONTENTION_STATES.has(state)) return { kind: "contention", sqlState: state };
+  if (state === "23514" && mentions(error, "wallets_balance_safe_integer"))
+    return { kind: "refused", reason: "balance_limit", stale: false };
+  if (state === "23514" && mentions(error, "wallets_balance_non_negative"))
+    return { kind: "refused", reason: "insufficient_funds", stale: false };
+  return undefined;
+}
+
+async function write<T, Refusal extends string>(
+  run: () => Promise<WriteOutcome<T, Refusal>>,
+): Promise<WriteOutcome<T, Refusal | PostingRefusal>> {
+  try {
+    return await run();
+  } catch (error) {
+    const outcome = outcomeOfError<T, Refusal>(error);
+    if (outcome) return outcome;
+    throw error;
+  }
+}
+
+/** `in (...)` over typed parameters: the Data API takes no array parameters. */
+const textList = (values: readonly string[]): SQL =>
+  sql.join(
+    values.map((value) => sql`${value}::text`),
+    sql`, `,
+  );
 
 /**
  * The wallet service's SQL. Each method is ONE statement (one round trip under node-postgres and
@@ -99,9 +198,9 @@ export function createWalletRepository(db: Database) {
      * balance. The lock serialises writers per wallet; `clock_timestamp()` is read after it, so
      * the ledger's time order is the order in which entries were applied.
      */
-    async post(entry: NewEntry): Promise<PostOutcome> {
+    post(entry: NewPosting): Promise<WriteOutcome<LedgerEntry, PostingRefusal>> {
       const delta = entry.type === "credit" ? entry.amountMinor : -entry.amountMinor;
-      try {
+      return write(async (): Promise<WriteOutcome<LedgerEntry, PostingRefusal>> => {
         const [row] = await queryRows<
           EntryRow & {
             wallet_found: boolean;
@@ -155,7 +254,8 @@ export function createWalletRepository(db: Database) {
                    coalesce(i.amount_minor, e.amount_minor)::text as amount_minor,
                    coalesce(i.balance_after_minor, e.balance_after_minor)::text as balance_after_minor,
                    coalesce(i.description, e.description) as description,
-                   ${isoTimestamp(sql`coalesce(i.created_at, e.created_at)`)} as created_at
+                   ${isoTimestamp(sql`coalesce(i.created_at, e.created_at)`)} as created_at,
+                   null::text as transfer_id, null::text as counterparty_user_id
             from (select 1) as one
             left join snapshot s on true
             left join existing e on true
@@ -163,22 +263,131 @@ export function createWalletRepository(db: Database) {
             left join inserted i on true`,
         );
         if (!row?.wallet_found) return { kind: "no_wallet" };
+        // Same key and fingerprint means the same operation, so the stored row is a credit or debit.
         if (row.found_existing)
-          return { kind: "existing", entry: toEntry(row), samePayload: !!row.same_payload };
-        if (row.created) return { kind: "created", entry: toEntry(row) };
-        if (row.insufficient) return { kind: "insufficient_funds", stale: row.stale };
-        if (row.over_limit) return { kind: "balance_limit", stale: row.stale };
+          return row.same_payload ? { kind: "replay", value: toEntry(row) } : { kind: "key_reused" };
+        if (row.created) return { kind: "created", value: toEntry(row) };
+        if (row.insufficient) return { kind: "refused", reason: "insufficient_funds", stale: row.stale };
+        if (row.over_limit) return { kind: "refused", reason: "balance_limit", stale: row.stale };
         return { kind: "key_race" };
-      } catch (error) {
-        // The statement checks funds itself; a CHECK violation means that check was bypassed
-        // (a bug), and the database refused the write: still the client's 409, never a 500.
-        if (sqlStateOf(error) === "23514") {
-          return mentions(error, "wallets_balance_safe_integer")
-            ? { kind: "balance_limit", stale: false }
-            : { kind: "insufficient_funds", stale: false };
-        }
-        throw error;
-      }
+      });
+    },
+
+    /**
+     * A transfer in one statement: replays a transfer with the same key; otherwise locks both
+     * wallets in user-id order (so transfers in opposite directions queue instead of deadlocking),
+     * checks funds on the locked sender and the ceiling on the locked recipient, appends the
+     * `transfer_out` leg (which claims the sender's key) and, only if that was written, the
+     * `transfer_in` leg, then moves both balances. Both legs carry the same timestamp.
+     */
+    transfer(transfer: NewTransfer): Promise<WriteOutcome<Transfer, TransferRefusal>> {
+      const { fromUserId: from, toUserId: to, amountMinor: amount } = transfer;
+      return write(async (): Promise<WriteOutcome<Transfer, TransferRefusal>> => {
+        const [row] = await queryRows<{
+          wallet_found: boolean;
+          found_existing: boolean;
+          same_payload: boolean | null;
+          created: boolean;
+          recipient_found: boolean;
+          insufficient: boolean | null;
+          over_limit: boolean | null;
+          stale: boolean;
+          id: string | null;
+          to_user_id: string | null;
+          amount_minor: string | number | null;
+          balance_after_minor: string | number | null;
+          description: string | null;
+          created_at: string | null;
+        }>(
+          db,
+          sql`
+            with snapshot as (
+              select version from wallets where user_id = ${from}::uuid
+            ), existing as (
+              select transfer_id, counterparty_user_id, amount_minor, balance_after_minor, description,
+                     payload_fingerprint, created_at
+              from transactions
+              where user_id = ${from}::uuid and idempotency_key = ${transfer.idempotencyKey}::text
+            ), locked as (
+              select user_id, balance_minor, version
+              from wallets
+              where user_id in (${from}::uuid, ${to}::uuid) and not exists (select 1 from existing)
+              order by user_id
+              for update
+            ), sender as (
+              select balance_minor, version from locked where user_id = ${from}::uuid
+            ), recipient as (
+              select balance_minor from locked where user_id = ${to}::uuid
+            ), outgoing as (
+              insert into transactions (id, user_id, type, amount_minor, balance_after_minor, description,
+                                        idempotency_key, payload_fingerprint, transfer_id,
+                                        counterparty_user_id, created_at)
+              select ${transfer.outgoingLegId}::uuid, ${from}::uuid, 'transfer_out', ${amount}::bigint,
+                     s.balance_minor - ${amount}::bigint, ${transfer.description}::text,
+                     ${transfer.idempotencyKey}::text, ${transfer.fingerprint}::text,
+                     ${transfer.transferId}::uuid, ${to}::uuid, clock_timestamp()
+              from sender s cross join recipient r
+              where s.balance_minor >= ${amount}::bigint
+                and r.balance_minor <= ${MAX_BALANCE_MINOR}::bigint - ${amount}::bigint
+              on conflict (user_id, idempotency_key) do nothing
+              returning transfer_id, amount_minor, balance_after_minor, description, created_at
+            ), incoming as (
+              insert into transactions (id, user_id, type, amount_minor, balance_after_minor, description,
+                                        transfer_id, counterparty_user_id, created_at)
+              select ${transfer.incomingLegId}::uuid, ${to}::uuid, 'transfer_in', o.amount_minor,
+                     r.balance_minor + o.amount_minor, o.description, o.transfer_id, ${from}::uuid,
+                     o.created_at
+              from outgoing o cross join recipient r
+              returning balance_after_minor
+            ), moved as (
+              update wallets w
+              set balance_minor = case when w.user_id = ${from}::uuid
+                                       then o.balance_after_minor else i.balance_after_minor end,
+                  version = w.version + 1, updated_at = now()
+              from outgoing o cross join incoming i
+              where w.user_id in (${from}::uuid, ${to}::uuid)
+              returning w.user_id
+            )
+            select (snap.version is not null) as wallet_found,
+                   (e.payload_fingerprint is not null) as found_existing,
+                   e.payload_fingerprint = ${transfer.fingerprint}::text as same_payload,
+                   ((select count(*) from moved) = 2) as created,
+                   exists (select 1 from recipient) as recipient_found,
+                   s.balance_minor < ${amount}::bigint as insufficient,
+                   r.balance_minor > ${MAX_BALANCE_MINOR}::bigint - ${amount}::bigint as over_limit,
+                   (s.version is distinct from snap.version) as stale,
+                   coalesce(o.transfer_id, e.transfer_id)::text as id,
+                   coalesce(e.counterparty_user_id, ${to}::uuid)::text as to_user_id,
+                   coalesce(o.amount_minor, e.amount_minor)::text as amount_minor,
+                   coalesce(o.balance_after_minor, e.balance_after_minor)::text as balance_after_minor,
+                   coalesce(o.description, e.description) as description,
+                   ${isoTimestamp(sql`coalesce(o.created_at, e.created_at)`)} as created_at
+            from (select 1) as one
+            left join snapshot snap on true
+            left join existing e on true
+            left join sender s on true
+            left join recipient r on true
+            left join outgoing o on true`,
+        );
+        if (!row?.wallet_found) return { kind: "no_wallet" };
+        const result = (): Transfer => ({
+          id: String(row.id),
+          fromUserId: from,
+          toUserId: String(row.to_user_id),
+          amountMinor: toSafeInteger(row.amount_minor, "amount_minor"),
+          balanceMinor: toSafeInteger(row.balance_after_minor, "balance_after_minor"),
+          description: row.description,
+          createdAt: String(row.created_at),
+        });
+        // Same key and fingerprint means the same operation, so the stored row is a transfer_out leg.
+        if (row.found_existing)
+          return row.same_payload ? { kind: "replay", value: result() } : { kind: "key_reused" };
+        if (row.created) return { kind: "created", value: result() };
+        if (!row.recipient_found) return { kind: "refused", reason: "recipient_not_found", stale: row.stale };
+        if (row.insufficient) return { kind: "refused", reason: "insufficient_funds", stale: row.stale };
+        if (row.over_limit) return { kind: "refused", reason: "balance_limit", stale: row.stale };
+        return { kind: "key_race" };
+      });
     },
 
     /** The stored balance, or null when the wallet does not exist (yet). */
@@ -200,28 +409,34 @@ export function createWalletRepository(db: Database) {
 
     /**
      * Up to `limit` entries strictly after `after` in (created_at desc, id desc) order, walking
-     * the history index; null when the wallet does not exist.
+     * the history index, optionally only entries of the given types; null when the wallet does
+     * not exist.
      */
     async history(
       userId: string,
       limit: number,
       after: HistoryPosition | null,
+      types: readonly EntryType[] | null = null,
     ): Promise<LedgerEntry[] | null> {
       const position = after
         ? sql`and (t.created_at, t.id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`
         : sql``;
+      const ofTypes = types ? sql`and t.type in (${textList(types)})` : sql``;
       const rows = await queryRows<Omit<EntryRow, "id"> & { id: string | null; wallet_found: boolean }>(
         db,
         sql`
           select exists (select 1 from wallets where user_id = ${userId}::uuid) as wallet_found,
                  page.id::text as id, page.type, page.amount_minor::text as amount_minor,
                  page.balance_after_minor::text as balance_after_minor, page.description,
-                 ${isoTimestamp(sql`page.created_at`)} as created_at
+                 ${isoTimestamp(sql`page.created_at`)} as created_at,
+                 page.transfer_id::text as transfer_id,
+                 page.counterparty_user_id::text as counterparty_user_id
           from (select 1) as one
           left join lateral (
-            select t.id, t.type, t.amount_minor, t.balance_after_minor, t.description, t.created_at
+            select t.id, t.type, t.amount_minor, t.balance_after_minor, t.description, t.created_at,
+                   t.transfer_id, t.counterparty_user_id
             from transactions t
-            where t.user_id = ${userId}::uuid ${position}
+            where t.user_id = ${userId}::uuid ${position} ${ofTypes}
             order by t.created_at desc, t.id desc
             limit ${limit}::int
           ) page on true
@@ -243,21 +458,25 @@ export function createWalletRepository(db: Database) {
     },
 
     /**
-     * Every wallet whose stored balance differs from the sum of its ledger; one statement, so
-     * both figures come from the same snapshot even while postings continue.
+     * Every wallet whose stored balance differs from the sum of its ledger, and every transfer
+     * that is not exactly two mirrored legs of equal amount; one statement, so all figures come
+     * from the same snapshot even while postings continue. The lists travel as JSON text, which
+     * both drivers return as a string.
      */
     async reconcile(): Promise<ReconciliationReport> {
-      const rows = await queryRows<{
-        checked: string | number;
-        user_id: string | null;
-        balance_minor: string | null;
-        ledger_minor: string | null;
+      const [row] = await queryRows<{
+        wallets_checked: string | number;
+        mismatches: string;
+        transfers_checked: string | number;
+        transfer_net: string;
+        broken_transfers: string;
       }>(
         db,
         sql`
           with ledger as (
             select user_id,
-                   sum(case when type = 'credit' then amount_minor else -amount_minor end) as total
+                   sum(case when type in ('credit', 'transfer_in') then amount_minor else -amount_minor end)
+                     as total
             from transactions
             group by user_id
           ), off as (
@@ -265,27 +484,44 @@ export function createWalletRepository(db: Database) {
             from wallets w
             left join ledger l on l.user_id = w.user_id
             where w.balance_minor <> coalesce(l.total, 0)
+          ), legs as (
+            select l.transfer_id,
+                   count(*) as legs,
+                   count(*) filter (where l.type = 'transfer_out') as outgoing,
+                   count(*) filter (where l.type = 'transfer_in') as incoming,
+                   count(m.id) as mirrored,
+                   sum(case when l.type = 'transfer_in' then l.amount_minor else -l.amount_minor end) as net
+            from transactions l
+            left join transactions m
+              on m.transfer_id = l.transfer_id and m.type <> l.type and m.user_id = l.counterparty_user_id
+             and m.counterparty_user_id = l.user_id and m.amount_minor = l.amount_minor
+            where l.transfer_id is not null
+            group by l.transfer_id
+          ), broken as (
+            select transfer_id, legs, net from legs
+            where not (legs = 2 and outgoing = 1 and incoming = 1 and mirrored = 2 and net = 0)
           )
-          select (select count(*) from wallets)::text as checked,
-                 o.user_id::text as user_id, o.balance_minor::text as balance_minor,
-                 o.total::text as ledger_minor
-          from (select 1) as one
-          left join off o on true
-          order by o.user_id`,
+          select (select count(*) from wallets)::text as wallets_checked,
+                 (select coalesce(json_agg(json_build_object(
+                           'userId', user_id::text, 'balanceMinor', balance_minor::text,
+                           'ledgerMinor', total::text) order by user_id), '[]')
+                  from off)::text as mismatches,
+                 (select count(*) from legs)::text as transfers_checked,
+                 (select coalesce(sum(net), 0) from legs)::text as transfer_net,
+                 (select coalesce(json_agg(json_build_object(
+                           'transferId', transfer_id::text, 'legs', legs, 'netMinor', net::text)
+                           order by transfer_id), '[]')
+                  from broken)::text as broken_transfers`,
       );
+      if (!row) throw new Error("the reconciliation statement returned no row");
       return {
-        checked: toSafeInteger(rows[0]?.checked ?? 0, "checked"),
-        mismatches: rows.flatMap((row) =>
-          row.user_id === null
-            ? []
-            : [
-                {
-                  userId: row.user_id,
-                  balanceMinor: String(row.balance_minor),
-                  ledgerMinor: String(row.ledger_minor),
-                },
-              ],
-        ),
+        checked: toSafeInteger(row.wallets_checked, "wallets_checked"),
+        mismatches: JSON.parse(row.mismatches) as WalletMismatch[],
+        transfers: {
+          checked: toSafeInteger(row.transfers_checked, "transfers_checked"),
+          netMinor: row.transfer_net,
+          broken: JSON.parse(row.broken_transfers) as BrokenTransfer[],
+        },
       };
     },
   };

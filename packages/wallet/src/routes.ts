@@ -1,81 +1,166 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   AppError,
-  type AuthVariables,
+  type AuthEnv,
   authenticatedUserId,
   errors,
   fieldErrorsOf,
-  type HttpEnv,
   problemContent,
   requireAuth,
   type TokenService,
 } from "@platform/core";
 import type { Context } from "hono";
+import type { PostingType } from "./repository";
+import { ENTRY_TYPES } from "./schema";
 import type { WalletService } from "./service";
 
-type WalletEnv = HttpEnv<Partial<AuthVariables>>;
+export type WalletApp = OpenAPIHono<AuthEnv>;
 
-/** The contract's 503 while provisioning: `status` is the wallet's state, as the status route's. */
+/** The 503 every wallet route answers until the wallet exists; `walletStatus` says why. */
 const Provisioning = z
   .object({
     type: z.string(),
     title: z.string(),
-    status: z.literal("provisioning"),
+    status: z.literal(503),
     code: z.literal("WALLET_PROVISIONING"),
     message: z.string(),
     detail: z.string(),
+    walletStatus: z.literal("provisioning"),
   })
   .openapi("Provisioning");
 
-const provisioning = {
-  description: "The wallet does not exist yet; retry after Retry-After seconds",
-  headers: { "Retry-After": { schema: { type: "integer" as const }, description: "Seconds" } },
-  content: { "application/problem+json": { schema: Provisioning } },
+/** Responses every authenticated wallet route shares. */
+export const walletResponses = {
+  401: problemContent("Missing, invalid or expired token"),
+  503: {
+    description: "The wallet does not exist yet; retry after Retry-After seconds (WALLET_PROVISIONING)",
+    headers: { "Retry-After": { schema: { type: "integer" as const }, description: "Seconds" } },
+    content: { "application/problem+json": { schema: Provisioning } },
+  },
 };
 
 const Entry = z
   .object({
     id: z.uuid(),
-    type: z.enum(["credit", "debit"]),
+    type: z.enum(ENTRY_TYPES),
     amountMinor: z.number().int().openapi({ description: "Minor units (cents)", example: 1250 }),
     balanceMinor: z.number().int().openapi({ description: "Balance right after this entry" }),
     description: z.string().nullable(),
     createdAt: z.string().openapi({ format: "date-time" }),
+    transferId: z.uuid().optional().openapi({ description: "Transfer legs only: the transfer's id" }),
+    counterpartyUserId: z.uuid().optional().openapi({
+      description: "Transfer legs only: the recipient of a transfer_out, the sender of a transfer_in",
+    }),
   })
   .openapi("LedgerEntry");
 
 const POSITIVE_SAFE_INTEGER = "must be a positive integer of minor units, at most 9007199254740991";
 
-const PostBody = z
+/** A positive safe integer of minor units (cents). */
+export const amountMinor = () =>
+  z
+    .int({ error: POSITIVE_SAFE_INTEGER })
+    .positive({ error: POSITIVE_SAFE_INTEGER })
+    .openapi({ description: "Minor units (cents)", example: 1250 });
+
+const description = z
+  .string({ error: "must be a string" })
+  .trim()
+  .min(1, { error: "must not be empty" })
+  .max(255, { error: "must be at most 255 characters" })
+  // It ends up on statements and in support tools: no line breaks or terminal escapes.
+  .regex(/^\P{Cc}*$/u, { error: "must not contain control characters" })
+  .optional();
+
+const PostBody = z.strictObject({ amountMinor: amountMinor(), description }).openapi("PostingRequest");
+
+const CombinedPostBody = z
   .strictObject({
-    amountMinor: z
-      .int({ error: POSITIVE_SAFE_INTEGER })
-      .positive({ error: POSITIVE_SAFE_INTEGER })
-      .openapi({ example: 1250 }),
-    description: z
-      .string({ error: "must be a string" })
-      .trim()
-      .min(1, { error: "must not be empty" })
-      .max(255, { error: "must be at most 255 characters" })
-      // It ends up on statements and in support tools: no line breaks or terminal escapes.
-      .regex(/^\P{Cc}*$/u, { error: "must not contain control characters" })
-      .optional(),
+    type: z.enum(["credit", "debit"], { error: 'must be "credit" or "debit"' }),
+    amountMinor: amountMinor(),
+    description,
   })
-  .openapi("PostingRequest");
+  .openapi("TransactionRequest");
+
+const TransferBody = z
+  .strictObject({
+    toUserId: z.uuid({ error: "must be a user id (UUID)" }),
+    amountMinor: amountMinor(),
+    description: description.openapi({ description: "Shown in both wallets' history" }),
+  })
+  .openapi("TransferRequest");
+
+const Transfer = z
+  .object({
+    id: z.uuid().openapi({ description: "The transfer's id, carried by both of its ledger entries" }),
+    fromUserId: z.uuid(),
+    toUserId: z.uuid(),
+    amountMinor: z.number().int(),
+    balanceMinor: z.number().int().openapi({ description: "The sender's balance right after the transfer" }),
+    description: z.string().nullable(),
+    createdAt: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("Transfer");
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const KEY_FORMAT = "must be 1-255 visible ASCII characters";
 
-const IdempotencyHeaders = z.object({
-  // Hono's header validator matches keys case-insensitively, so the documented spelling is kept.
-  "Idempotency-Key": z
-    .string()
-    .regex(IDEMPOTENCY_KEY, { error: "must be 1-255 visible ASCII characters" })
-    .openapi({
-      param: { name: "Idempotency-Key", in: "header", required: true },
-      description: "Unique per operation; a retry with the same key and body replays the first answer",
-      example: "8f14e45f-ea7e-4b2b-9c33-5d6a3f1a0c2e",
-    }),
+const idempotencyKey = () => z.string().regex(IDEMPOTENCY_KEY, { error: KEY_FORMAT });
+const keyParameter = (required: boolean, about: string) => ({
+  param: { name: "Idempotency-Key", in: "header" as const, required },
+  description: about,
+  example: "8f14e45f-ea7e-4b2b-9c33-5d6a3f1a0c2e",
 });
+
+// Hono's header validator matches keys case-insensitively, so the documented spelling is kept.
+const RequiredKeyHeaders = z.object({
+  "Idempotency-Key": idempotencyKey().openapi(
+    keyParameter(true, "Unique per operation; a retry with the same key and body replays the first answer"),
+  ),
+});
+
+/** The Idempotency-Key header where a contract makes it optional (the challenge's). */
+export const optionalKeyHeaders = (about: string) =>
+  z.object({ "Idempotency-Key": idempotencyKey().optional().openapi(keyParameter(false, about)) });
+
+/** A missing required key is its own error (the client forgot it); a malformed one is a validation error. */
+export function idempotencyHook(required: boolean) {
+  return (
+    result: { target: string } & ({ success: true } | { success: false; error: z.ZodError }),
+    c: Context,
+  ): undefined => {
+    if (result.success) return undefined;
+    if (result.target === "header") {
+      if (required && !c.req.header("idempotency-key")) {
+        throw new AppError({
+          status: 400,
+          code: "IDEMPOTENCY_KEY_REQUIRED",
+          message: "The Idempotency-Key header is required for this operation.",
+          fields: [{ field: "header.Idempotency-Key", message: "is required" }],
+        });
+      }
+      throw errors.validation([{ field: "header.Idempotency-Key", message: KEY_FORMAT }]);
+    }
+    throw errors.validation(fieldErrorsOf(result.error, result.target));
+  };
+}
+
+const replayed = <T extends z.ZodType>(schema: T) => ({
+  description: "Replay of an earlier request with the same key and body",
+  headers: { "Idempotent-Replayed": { schema: { type: "string" as const, enum: ["true"] } } },
+  content: { "application/json": { schema } },
+});
+
+const postingResponses = (refusal: string) => ({
+  201: { description: "Posted", content: { "application/json": { schema: Entry } } },
+  200: replayed(Entry),
+  400: problemContent("Invalid body, or Idempotency-Key missing or malformed"),
+  409: problemContent(refusal),
+  422: problemContent("Idempotency-Key already used with a different request (IDEMPOTENCY_KEY_REUSED)"),
+  ...walletResponses,
+});
+
+const WRITE_CONFLICT = "or WRITE_CONFLICT when concurrent writes kept the statement from settling (retry)";
 
 const postingRoute = (type: "credit" | "debit") =>
   createRoute({
@@ -85,27 +170,64 @@ const postingRoute = (type: "credit" | "debit") =>
     summary: type === "credit" ? "Add money to the wallet" : "Take money from the wallet",
     security: [{ bearerAuth: [] }],
     request: {
-      headers: IdempotencyHeaders,
+      headers: RequiredKeyHeaders,
       body: { required: true, content: { "application/json": { schema: PostBody } } },
     },
-    responses: {
-      201: { description: "Posted", content: { "application/json": { schema: Entry } } },
-      200: {
-        description: "Replay of an earlier request with the same key and body",
-        headers: { "Idempotent-Replayed": { schema: { type: "string" as const, enum: ["true"] } } },
-        content: { "application/json": { schema: Entry } },
-      },
-      400: problemContent("Invalid body, or Idempotency-Key missing or malformed"),
-      401: problemContent("Missing, invalid or expired token"),
-      409: problemContent(
-        type === "debit"
-          ? "Insufficient funds (INSUFFICIENT_FUNDS)"
-          : "Balance limit (BALANCE_LIMIT_EXCEEDED)",
-      ),
-      422: problemContent("Idempotency-Key already used with a different request (IDEMPOTENCY_KEY_REUSED)"),
-      503: provisioning,
-    },
+    responses: postingResponses(
+      type === "debit"
+        ? `Insufficient funds (INSUFFICIENT_FUNDS), ${WRITE_CONFLICT}`
+        : `Balance limit (BALANCE_LIMIT_EXCEEDED), ${WRITE_CONFLICT}`,
+    ),
   });
+
+const combinedPostingRoute = createRoute({
+  method: "post",
+  path: "/v1/transactions",
+  tags: ["transactions"],
+  summary: "Credit or debit, by type",
+  description:
+    "The same as POST /v1/transactions/credit and /debit, with the type in the body. A key is shared " +
+    "with those routes: the same key, type and body on either replays the same entry.",
+  security: [{ bearerAuth: [] }],
+  request: {
+    headers: RequiredKeyHeaders,
+    body: { required: true, content: { "application/json": { schema: CombinedPostBody } } },
+  },
+  responses: postingResponses(
+    `Insufficient funds (INSUFFICIENT_FUNDS) or balance limit (BALANCE_LIMIT_EXCEEDED), ${WRITE_CONFLICT}`,
+  ),
+});
+
+const transferRoute = createRoute({
+  method: "post",
+  path: "/v1/transfers",
+  tags: ["transfers"],
+  summary: "Move money to another user's wallet",
+  description:
+    "Double entry in one database statement: a transfer_out entry on the sender and a transfer_in " +
+    "entry on the recipient, sharing the transfer's id. Both wallets are locked in user-id order, so " +
+    "transfers in opposite directions never deadlock. Nothing is written when the answer is not 201.",
+  security: [{ bearerAuth: [] }],
+  request: {
+    headers: RequiredKeyHeaders,
+    body: { required: true, content: { "application/json": { schema: TransferBody } } },
+  },
+  responses: {
+    201: { description: "Transferred", content: { "application/json": { schema: Transfer } } },
+    200: replayed(Transfer),
+    400: problemContent("Invalid body, or Idempotency-Key missing or malformed"),
+    404: problemContent(
+      "The recipient has no wallet, whether the user does not exist or is not provisioned yet (RECIPIENT_NOT_FOUND)",
+    ),
+    409: problemContent(
+      `Insufficient funds (INSUFFICIENT_FUNDS), the recipient's balance limit (BALANCE_LIMIT_EXCEEDED), ${WRITE_CONFLICT}`,
+    ),
+    422: problemContent(
+      "Transfer to oneself (SELF_TRANSFER), or Idempotency-Key already used with a different request (IDEMPOTENCY_KEY_REUSED)",
+    ),
+    ...walletResponses,
+  },
+});
 
 const balanceRoute = createRoute({
   method: "get",
@@ -122,8 +244,7 @@ const balanceRoute = createRoute({
         },
       },
     },
-    401: problemContent("Missing, invalid or expired token"),
-    503: provisioning,
+    ...walletResponses,
   },
 });
 
@@ -134,6 +255,9 @@ const historyRoute = createRoute({
   path: "/v1/transactions",
   tags: ["transactions"],
   summary: "Ledger entries, newest first",
+  description:
+    "Credits, debits and both legs of transfers (transfer_in, transfer_out, with transferId and " +
+    "counterpartyUserId), one page at a time.",
   security: [{ bearerAuth: [] }],
   request: {
     query: z.object({
@@ -166,8 +290,7 @@ const historyRoute = createRoute({
     400: problemContent(
       "Invalid limit, or a cursor that was tampered with or issued elsewhere (INVALID_CURSOR)",
     ),
-    401: problemContent("Missing, invalid or expired token"),
-    503: provisioning,
+    ...walletResponses,
   },
 });
 
@@ -182,59 +305,81 @@ const statusRoute = createRoute({
       description: "Ready",
       content: { "application/json": { schema: z.object({ status: z.literal("ready") }) } },
     },
-    401: problemContent("Missing, invalid or expired token"),
-    503: provisioning,
+    ...walletResponses,
   },
 });
 
-/** A missing key is its own error (the client forgot it); a malformed one is a validation error. */
-function idempotencyHook(
-  result: { target: string } & ({ success: true } | { success: false; error: z.ZodError }),
-  c: Context,
-): undefined {
-  if (result.success) return undefined;
-  if (result.target === "header") {
-    if (!c.req.header("idempotency-key")) {
-      throw new AppError({
-        status: 400,
-        code: "IDEMPOTENCY_KEY_REQUIRED",
-        message: "The Idempotency-Key header is required for this operation.",
-        fields: [{ field: "header.Idempotency-Key", message: "is required" }],
-      });
-    }
-    throw errors.validation([
-      { field: "header.Idempotency-Key", message: "must be 1-255 visible ASCII characters" },
-    ]);
-  }
-  throw errors.validation(fieldErrorsOf(result.error, result.target));
-}
+/** Descriptions of the tags the v1 routes use, for the OpenAPI document. */
+export const WALLET_TAGS = [
+  { name: "wallet", description: "The wallet's state and balance" },
+  { name: "transactions", description: "Credits, debits and the ledger's history" },
+  { name: "transfers", description: "Money moved between two users' wallets (double entry)" },
+];
 
-export function mountWalletRoutes(app: OpenAPIHono<WalletEnv>, service: WalletService, tokens: TokenService) {
+export function mountWalletRoutes(app: WalletApp, service: WalletService, tokens: TokenService) {
   const auth = requireAuth(tokens);
   const postings = { credit: postingRoute("credit"), debit: postingRoute("debit") };
-  for (const route of [postings.credit, postings.debit, balanceRoute, historyRoute, statusRoute]) {
-    app.use(route.path, auth);
+  for (const path of new Set(
+    [
+      postings.credit,
+      postings.debit,
+      combinedPostingRoute,
+      transferRoute,
+      balanceRoute,
+      historyRoute,
+      statusRoute,
+    ].map((route) => route.path),
+  )) {
+    app.use(path, auth);
   }
+
+  const post = async (
+    c: Context<AuthEnv>,
+    type: PostingType,
+    body: { amountMinor: number; description?: string | undefined },
+    idempotencyKey: string,
+  ) => {
+    const { entry, replayed } = await service.post(type, authenticatedUserId(c), {
+      amountMinor: body.amountMinor,
+      description: body.description ?? null,
+      idempotencyKey,
+    });
+    if (replayed) c.header("Idempotent-Replayed", "true");
+    return c.json(entry, replayed ? 200 : 201);
+  };
 
   for (const type of ["credit", "debit"] as const) {
     app.openapi(
       postings[type],
-      async (c) => {
-        const body = c.req.valid("json");
-        const { entry, replayed } = await service[type](authenticatedUserId(c), {
-          amountMinor: body.amountMinor,
-          description: body.description ?? null,
-          idempotencyKey: c.req.valid("header")["Idempotency-Key"],
-        });
-        if (replayed) {
-          c.header("Idempotent-Replayed", "true");
-          return c.json(entry, 200);
-        }
-        return c.json(entry, 201);
-      },
-      idempotencyHook,
+      (c) => post(c, type, c.req.valid("json"), c.req.valid("header")["Idempotency-Key"]),
+      idempotencyHook(true),
     );
   }
+
+  app.openapi(
+    combinedPostingRoute,
+    (c) => {
+      const { type, ...body } = c.req.valid("json");
+      return post(c, type, body, c.req.valid("header")["Idempotency-Key"]);
+    },
+    idempotencyHook(true),
+  );
+
+  app.openapi(
+    transferRoute,
+    async (c) => {
+      const body = c.req.valid("json");
+      const { transfer, replayed } = await service.transfer(authenticatedUserId(c), {
+        toUserId: body.toUserId,
+        amountMinor: body.amountMinor,
+        description: body.description ?? null,
+        idempotencyKey: c.req.valid("header")["Idempotency-Key"],
+      });
+      if (replayed) c.header("Idempotent-Replayed", "true");
+      return c.json(transfer, replayed ? 200 : 201);
+    },
+    idempotencyHook(true),
+  );
 
   app.openapi(balanceRoute, async (c) => c.json(await service.balance(authenticatedUserId(c)), 200));
 

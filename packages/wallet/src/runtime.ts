@@ -1,10 +1,11 @@
 import { fileURLToPath } from "node:url";
 import { createLogger, createServiceApp, createTokenService, type Env, type Logger } from "@platform/core";
 import { createDatabase, type DatabaseHandle, migrateFromEnv } from "@platform/db";
+import { CHALLENGE_TAGS, mountChallengeRoutes } from "./challenge-routes";
 import { loadWalletConfig, loadWalletServiceConfig } from "./config";
 import { createCursorCodec } from "./cursor";
 import { createWalletRepository } from "./repository";
-import { mountWalletRoutes } from "./routes";
+import { mountWalletRoutes, WALLET_TAGS } from "./routes";
 import { createWalletService } from "./service";
 
 export const walletMigrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
@@ -38,10 +39,16 @@ export function createWalletRuntime(env: Env, overrides: WalletRuntimeOverrides 
     title: "Wallet API",
     version: "1.0.0",
     description:
-      "Credits, debits (idempotent, one database round trip each), balance and history. Every route answers 503 with Retry-After until the wallet is provisioned.",
+      "Credits, debits and transfers (idempotent, one database round trip each), balance and history, " +
+      "under /v1; the challenge's original transaction contract at /transactions and /balance. Every " +
+      "wallet route answers 503 with Retry-After until the wallet is provisioned.",
+    tags: [...WALLET_TAGS, ...CHALLENGE_TAGS],
     logger,
     health: { database: database.ping },
-    routes: (target) => mountWalletRoutes(target, service, tokens),
+    routes: (target) => {
+      mountWalletRoutes(target, service, tokens);
+      mountChallengeRoutes(target, service, tokens);
+    },
   });
 
   return {

@@ -1,5 +1,16 @@
 import { sql } from "drizzle-orm";
-import { bigint, check, index, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  check,
+  foreignKey,
+  index,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 /** Largest balance the API can represent exactly as a JSON number (Number.MAX_SAFE_INTEGER). */
 export const MAX_BALANCE_MINOR = 9_007_199_254_740_991;
@@ -25,7 +36,13 @@ export const wallets = pgTable(
   ],
 );
 
-/** The ledger: append-only, one row per accepted credit or debit. */
+export const ENTRY_TYPES = ["credit", "debit", "transfer_in", "transfer_out"] as const;
+export type EntryType = (typeof ENTRY_TYPES)[number];
+
+/**
+ * The ledger: append-only, one row per accepted credit or debit, and two rows per transfer (a
+ * `transfer_out` leg on the sender and a `transfer_in` leg on the recipient, sharing `transfer_id`).
+ */
 export const transactions = pgTable(
   "transactions",
   {
@@ -33,20 +50,56 @@ export const transactions = pgTable(
     userId: uuid("user_id")
       .notNull()
       .references(() => wallets.userId),
-    type: text("type", { enum: ["credit", "debit"] }).notNull(),
+    type: text("type", { enum: ENTRY_TYPES }).notNull(),
     amountMinor: bigint("amount_minor", { mode: "number" }).notNull(),
     balanceAfterMinor: bigint("balance_after_minor", { mode: "number" }).notNull(),
     description: text("description"),
-    idempotencyKey: text("idempotency_key").notNull(),
+    /**
+     * The client's key, scoped to the wallet's owner. Null on an incoming transfer leg (the
+     * recipient sent no request, so nothing of theirs can collide with or replay it) and on a
+     * posting made without a key (the challenge contract's optional header).
+     */
+    idempotencyKey: text("idempotency_key"),
     /** SHA-256 of the canonical request payload: a key reused with another payload is refused. */
-    payloadFingerprint: text("payload_fingerprint").notNull(),
+    payloadFingerprint: text("payload_fingerprint"),
+    /** Both legs of a transfer carry the same id; null for credits and debits. */
+    transferId: uuid("transfer_id"),
+    /** The other wallet of a transfer leg: the recipient on `transfer_out`, the sender on `transfer_in`. */
+    counterpartyUserId: uuid("counterparty_user_id"),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex("transactions_user_idempotency_key").on(t.userId, t.idempotencyKey),
     index("transactions_user_history_idx").on(t.userId, t.createdAt.desc(), t.id.desc()),
-    check("transactions_type_known", sql`${t.type} in ('credit', 'debit')`),
+    check("transactions_type_known", sql`${t.type} in ('credit', 'debit', 'transfer_in', 'transfer_out')`),
     check("transactions_amount_positive", sql`${t.amountMinor} > 0`),
     check("transactions_balance_after_non_negative", sql`${t.balanceAfterMinor} >= 0`),
+    check(
+      "transactions_key_has_fingerprint",
+      sql`(${t.idempotencyKey} is null) = (${t.payloadFingerprint} is null)`,
+    ),
+    check(
+      "transactions_incoming_leg_has_no_key",
+      sql`${t.type} <> 'transfer_in' or ${t.idempotencyKey} is null`,
+    ),
+    // A transfer leg, and only a transfer leg, names its transfer and its counterparty ...
+    check(
+      "transactions_transfer_leg_shape",
+      sql`(${t.type} in ('transfer_in', 'transfer_out')) = (${t.transferId} is not null) and (${t.transferId} is null) = (${t.counterpartyUserId} is null)`,
+    ),
+    // ... which is never the wallet itself.
+    check("transactions_no_self_transfer", sql`${t.counterpartyUserId} <> ${t.userId}`),
+    // At most one leg of each direction per transfer ...
+    uniqueIndex("transactions_transfer_direction")
+      .on(t.transferId, t.type)
+      .where(sql`${t.transferId} is not null`),
+    unique("transactions_transfer_leg").on(t.transferId, t.userId, t.counterpartyUserId, t.amountMinor),
+    // ... and every leg has its mirror (counterparty and owner swapped, same amount), checked at the
+    // end of the statement that writes both: no half transfer, no unequal legs, whatever the SQL.
+    foreignKey({
+      name: "transactions_transfer_mirror_leg",
+      columns: [t.transferId, t.counterpartyUserId, t.userId, t.amountMinor],
+      foreignColumns: [t.transferId, t.userId, t.counterpartyUserId, t.amountMinor],
+    }),
   ],
 );

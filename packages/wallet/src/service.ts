@@ -1,7 +1,15 @@
 import { createHash, randomUUID } from "node:crypto";
 import { AppError, errors, type Logger } from "@platform/core";
 import type { CursorCodec } from "./cursor";
-import type { EntryType, LedgerEntry, PostOutcome, WalletRepository } from "./repository";
+import type {
+  EntryType,
+  LedgerEntry,
+  PostingType,
+  Transfer,
+  TransferRefusal,
+  WalletRepository,
+  WriteOutcome,
+} from "./repository";
 
 export const CURRENCY = "USD" as const;
 
@@ -16,6 +24,14 @@ export interface WalletServiceDeps {
 export interface PostRequest {
   amountMinor: number;
   description: string | null;
+  /** Null only where a contract makes the key optional: every such request is a new entry. */
+  idempotencyKey: string | null;
+}
+
+export interface TransferRequest {
+  toUserId: string;
+  amountMinor: number;
+  description: string | null;
   idempotencyKey: string;
 }
 
@@ -25,23 +41,52 @@ export interface PostResult {
   replayed: boolean;
 }
 
+export interface TransferResult {
+  transfer: Transfer;
+  /** True when the transfer was made by an earlier request with the same key and payload. */
+  replayed: boolean;
+}
+
 export interface HistoryPage {
   items: LedgerEntry[];
   nextCursor: string | null;
 }
 
 /**
- * A posting that raced another one on the same wallet is re-read with a fresh snapshot. Once is
+ * A write that raced another one on the same wallet is re-read with a fresh snapshot. Once is
  * enough to see a concurrent duplicate; the third attempt only guards against pathological churn.
  */
-const MAX_POST_ATTEMPTS = 3;
+const MAX_RACE_ATTEMPTS = 3;
+
+/**
+ * Deadlocks and serialization failures roll the statement back whole, so it is simply run again.
+ * Locking in user-id order makes them rare; the bound keeps a pathological case from spinning.
+ */
+const MAX_CONTENTION_ATTEMPTS = 5;
+const CONTENTION_BACKOFF_MS = 10;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** SHA-256 over a canonical encoding of everything that defines the operation. */
-export function payloadFingerprint(type: EntryType, amountMinor: number, description: string | null): string {
-  return createHash("sha256")
-    .update(JSON.stringify([type, amountMinor, description]))
-    .digest("hex");
+export function payloadFingerprint(operation: readonly unknown[]): string {
+  return createHash("sha256").update(JSON.stringify(operation)).digest("hex");
 }
+
+type Operation = PostingType | "transfer";
+
+const refusals: Record<TransferRefusal, (operation: Operation) => AppError> = {
+  insufficient_funds: (operation) =>
+    errors.conflict("INSUFFICIENT_FUNDS", `The balance does not cover this ${operation}.`),
+  balance_limit: (operation) =>
+    errors.conflict(
+      "BALANCE_LIMIT_EXCEEDED",
+      operation === "transfer"
+        ? "This transfer would take the recipient's balance beyond the largest supported amount."
+        : "This credit would take the balance beyond the largest supported amount.",
+    ),
+  recipient_not_found: () =>
+    new AppError({ status: 404, code: "RECIPIENT_NOT_FOUND", message: "The recipient has no wallet." }),
+};
 
 /** Every `userId` here comes from a verified token: a lower-case UUID (see requireAuth). */
 export function createWalletService(deps: WalletServiceDeps) {
@@ -52,66 +97,112 @@ export function createWalletService(deps: WalletServiceDeps) {
       "WALLET_PROVISIONING",
       "The wallet is being provisioned. Retry shortly.",
       deps.readyRetrySeconds,
-      { status: "provisioning" },
+      { walletStatus: "provisioning" },
     );
 
-  const post = async (type: EntryType, userId: string, request: PostRequest): Promise<PostResult> => {
+  /**
+   * Runs one write statement until its outcome is final: a stale refusal or a key race is re-read
+   * (decision 8), contention is run again after a short jittered pause, and everything else is
+   * the answer.
+   */
+  async function settle<T, Refusal extends TransferRefusal>(
+    operation: Operation,
+    attempt: () => Promise<WriteOutcome<T, Refusal>>,
+  ): Promise<{ value: T; replayed: boolean }> {
+    let races = 0;
+    let contentions = 0;
+    for (;;) {
+      const outcome = await attempt();
+      switch (outcome.kind) {
+        case "no_wallet":
+          throw provisioning();
+        case "created":
+          return { value: outcome.value, replayed: false };
+        case "replay":
+          return { value: outcome.value, replayed: true };
+        case "key_reused":
+          throw errors.unprocessable(
+            "IDEMPOTENCY_KEY_REUSED",
+            "This Idempotency-Key was already used with a different request.",
+          );
+        case "refused":
+          races += 1;
+          if (!outcome.stale || races >= MAX_RACE_ATTEMPTS) throw refusals[outcome.reason](operation);
+          break;
+        case "key_race":
+          races += 1;
+          // Unreachable unless the database misbehaves: surfaces as a logged 500, never a guess.
+          if (races >= MAX_RACE_ATTEMPTS)
+            throw new Error(`${operation} did not settle after ${MAX_RACE_ATTEMPTS} attempts (key race)`);
+          break;
+        case "contention":
+          contentions += 1;
+          if (contentions >= MAX_CONTENTION_ATTEMPTS) {
+            logger.warn("write kept meeting contention; giving up", {
+              operation,
+              sqlState: outcome.sqlState,
+            });
+            throw new AppError({
+              status: 409,
+              code: "WRITE_CONFLICT",
+              message: "The wallet is busy with concurrent writes. Retry with the same Idempotency-Key.",
+              headers: { "Retry-After": "1" },
+            });
+          }
+          await sleep(Math.random() * CONTENTION_BACKOFF_MS * 2 ** contentions);
+          break;
+      }
+      logger.debug("write raced a concurrent one; running it again", { operation, outcome: outcome.kind });
+    }
+  }
+
+  const post = async (type: PostingType, userId: string, request: PostRequest): Promise<PostResult> => {
+    const { idempotencyKey } = request;
     const entry = {
       id: randomUUID(),
       userId,
       type,
       amountMinor: request.amountMinor,
       description: request.description,
-      idempotencyKey: request.idempotencyKey,
-      fingerprint: payloadFingerprint(type, request.amountMinor, request.description),
+      idempotencyKey,
+      fingerprint:
+        idempotencyKey === null ? null : payloadFingerprint([type, request.amountMinor, request.description]),
     };
-    let outcome: PostOutcome = { kind: "key_race" };
-    for (let attempt = 1; attempt <= MAX_POST_ATTEMPTS; attempt += 1) {
-      outcome = await repository.post(entry);
-      const final = attempt === MAX_POST_ATTEMPTS;
-      switch (outcome.kind) {
-        case "no_wallet":
-          throw provisioning();
-        case "created":
-          logger.info("ledger entry posted", {
-            entryId: outcome.entry.id,
-            type,
-            amountMinor: outcome.entry.amountMinor,
-          });
-          return { entry: outcome.entry, replayed: false };
-        case "existing":
-          if (!outcome.samePayload) {
-            throw errors.unprocessable(
-              "IDEMPOTENCY_KEY_REUSED",
-              "This Idempotency-Key was already used with a different request.",
-            );
-          }
-          return { entry: outcome.entry, replayed: true };
-        case "insufficient_funds":
-          if (!outcome.stale || final) {
-            throw errors.conflict("INSUFFICIENT_FUNDS", "The balance does not cover this debit.");
-          }
-          break;
-        case "balance_limit":
-          if (!outcome.stale || final) {
-            throw errors.conflict(
-              "BALANCE_LIMIT_EXCEEDED",
-              "This credit would take the balance beyond the largest supported amount.",
-            );
-          }
-          break;
-        case "key_race":
-          break;
-      }
-      logger.debug("posting raced a concurrent one; re-reading", { attempt, outcome: outcome.kind });
+    const { value, replayed } = await settle(type, () => repository.post(entry));
+    if (!replayed) {
+      logger.info("ledger entry posted", { entryId: value.id, type, amountMinor: value.amountMinor });
     }
-    // Unreachable unless the database misbehaves: surfaces as a logged 500, never a guess.
-    throw new Error(`posting did not settle after ${MAX_POST_ATTEMPTS} attempts (${outcome.kind})`);
+    return { entry: value, replayed };
+  };
+
+  const transfer = async (userId: string, request: TransferRequest): Promise<TransferResult> => {
+    const toUserId = request.toUserId.toLowerCase();
+    if (toUserId === userId) {
+      throw errors.unprocessable("SELF_TRANSFER", "A wallet cannot transfer to itself.");
+    }
+    const attempt = {
+      transferId: randomUUID(),
+      outgoingLegId: randomUUID(),
+      incomingLegId: randomUUID(),
+      fromUserId: userId,
+      toUserId,
+      amountMinor: request.amountMinor,
+      description: request.description,
+      idempotencyKey: request.idempotencyKey,
+      fingerprint: payloadFingerprint(["transfer", toUserId, request.amountMinor, request.description]),
+    };
+    const { value, replayed } = await settle("transfer", () => repository.transfer(attempt));
+    if (!replayed) {
+      logger.info("transfer posted", { transferId: value.id, toUserId, amountMinor: value.amountMinor });
+    }
+    return { transfer: value, replayed };
   };
 
   return {
+    post,
     credit: (userId: string, request: PostRequest) => post("credit", userId, request),
     debit: (userId: string, request: PostRequest) => post("debit", userId, request),
+    transfer,
 
     async balance(userId: string): Promise<{ balanceMinor: number; currency: typeof CURRENCY }> {
       const balanceMinor = await repository.balance(userId);
@@ -141,6 +232,13 @@ export function createWalletService(deps: WalletServiceDeps) {
             ? cursors.encode(userId, { createdAt: last.createdAt, id: last.id })
             : null,
       };
+    },
+
+    /** The newest `limit` entries, optionally only of some types (no cursor: the challenge's list). */
+    async recent(userId: string, limit: number, types: readonly EntryType[] | null): Promise<LedgerEntry[]> {
+      const entries = await repository.history(userId, limit, null, types);
+      if (entries === null) throw provisioning();
+      return entries;
     },
 
     async status(userId: string): Promise<{ status: "ready" }> {

@@ -132,6 +132,132 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
     expect(report.checked).toBeGreaterThanOrEqual(users.length);
   });
 
+  describe("transfers", () => {
+    type User = Awaited<ReturnType<typeof newUser>>;
+    const funded = async (amountMinor: number) => {
+      const user = await newUser(database.db);
+      const response = await api.post("/v1/transactions/credit", user.auth, { amountMinor }, randomUUID());
+      expect(response.status).toBe(201);
+      return user;
+    };
+    const transfer = (from: User, to: User, amountMinor: number, key: string = randomUUID()) =>
+      api.post("/v1/transfers", from.auth, { toUserId: to.userId, amountMinor }, key);
+    const expectReconciled = async () => {
+      const report = await reconcileWallets(database.db);
+      expect(report.mismatches).toEqual([]);
+      expect(report.transfers.broken).toEqual([]);
+      expect(report.transfers.netMinor).toBe("0");
+    };
+
+    it("100 transfers A→B and 100 B→A at the same moment: all succeed, none deadlocks, the sum holds", async () => {
+      const a = await funded(1000);
+      const b = await funded(1000);
+      const statements: string[] = [];
+      const counted = testDb.open({ driver, poolMax: 50, onStatement: (text) => statements.push(text) });
+      const countedApi = client((path, init) =>
+        createWalletRuntime({}, { database: counted, logger: silent }).app.request(path, init),
+      );
+      try {
+        const amounts = Array.from({ length: 200 }, (_, i) => 1 + (i % 7));
+        const responses = await Promise.all(
+          amounts.map((amountMinor, i) => {
+            const [from, to] = i % 2 === 0 ? [a, b] : [b, a];
+            return countedApi.post(
+              "/v1/transfers",
+              from.auth,
+              { toUserId: to.userId, amountMinor },
+              randomUUID(),
+            );
+          }),
+        );
+        expect(statusCounts(responses.map((r) => r.status))).toEqual({ 201: 200 });
+        // One statement each: locking both wallets in user-id order left nothing to retry.
+        expect(statements).toHaveLength(200);
+      } finally {
+        await counted.close();
+      }
+      const aToB = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? 1 + (i % 7) : -(1 + (i % 7)))).reduce(
+        (sum, amount) => sum + amount,
+        0,
+      );
+      expect(await balanceOf(a.auth)).toBe(1000 - aToB);
+      expect(await balanceOf(b.auth)).toBe(1000 + aToB);
+      await expectReconciled();
+    });
+
+    it("200 concurrent transfers of 1 out of a balance of 100 to 10 recipients: exactly 100 succeed", async () => {
+      const sender = await funded(100);
+      const recipients = await Promise.all(Array.from({ length: 10 }, () => newUser(database.db)));
+      const responses = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => transfer(sender, recipients[i % 10] as User, 1)),
+      );
+      expect(statusCounts(responses.map((r) => r.status))).toEqual({ 201: 100, 409: 100 });
+      const bodies = (await Promise.all(responses.map((r) => r.json()))) as {
+        balanceMinor?: number;
+        code?: string;
+      }[];
+      expect(new Set(bodies.filter((b) => b.code === undefined).map((b) => b.balanceMinor)).size).toBe(100);
+      expect(bodies.filter((b) => b.code !== undefined).every((b) => b.code === "INSUFFICIENT_FUNDS")).toBe(
+        true,
+      );
+      expect(await balanceOf(sender.auth)).toBe(0);
+      const received = await Promise.all(recipients.map((r) => balanceOf(r.auth)));
+      expect(received.reduce((sum, n) => sum + n, 0)).toBe(100);
+      await expectReconciled();
+    });
+
+    it("50 concurrent transfers with one key: one transfer, every other request replays it", async () => {
+      const sender = await funded(100);
+      const recipient = await newUser(database.db);
+      const key = randomUUID();
+      const responses = await Promise.all(
+        Array.from({ length: 50 }, () => transfer(sender, recipient, 30, key)),
+      );
+      expect(statusCounts(responses.map((r) => r.status))).toEqual({ 201: 1, 200: 49 });
+      const bodies = await Promise.all(responses.map((r) => r.json()));
+      expect(new Set(bodies.map((b) => JSON.stringify(b))).size).toBe(1);
+      expect(await balanceOf(sender.auth)).toBe(70);
+      expect(await balanceOf(recipient.auth)).toBe(30);
+      const history = (await (await api.get("/v1/transactions", recipient.auth)).json()) as {
+        items: unknown[];
+      };
+      expect(history.items).toHaveLength(1);
+      await expectReconciled();
+    });
+
+    it("transfers in every direction among five wallets, with credits and debits, keep everything reconciled", async () => {
+      const users = await Promise.all(Array.from({ length: 5 }, () => funded(100)));
+      const operations = Array.from({ length: 300 }, (_, i) => ({
+        from: users[i % 5] as User,
+        to: users[(i * 3 + 1 + Math.floor(i / 5)) % 5] as User,
+        amountMinor: 1 + ((i * 11) % 17),
+      }));
+      const responses = await Promise.all(
+        operations.map(({ from, to, amountMinor }, i) =>
+          from === to
+            ? api.post(
+                `/v1/transactions/${i % 2 ? "credit" : "debit"}`,
+                from.auth,
+                { amountMinor },
+                randomUUID(),
+              )
+            : transfer(from, to, amountMinor),
+        ),
+      );
+      const statuses = responses.map((r) => r.status);
+      expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
+      const expected = users.map((user) =>
+        operations.reduce((sum, { from, to, amountMinor }, i) => {
+          if (statuses[i] !== 201) return sum;
+          if (from === to) return from === user ? sum + (i % 2 ? amountMinor : -amountMinor) : sum;
+          return sum + (from === user ? -amountMinor : 0) + (to === user ? amountMinor : 0);
+        }, 100),
+      );
+      expect(await Promise.all(users.map((u) => balanceOf(u.auth)))).toEqual(expected);
+      await expectReconciled();
+    });
+  });
+
   it("holds over real HTTP too (@hono/node-server, fetch)", async () => {
     const server = serve({ fetch: runtime.app.fetch, port: 0, hostname: "127.0.0.1" });
     await new Promise<void>((resolve) => server.once("listening", () => resolve()));

@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import type { APIGatewayProxyResultV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiRequest, apiGatewayV2Event, lambdaContext, parseResult } from "../../../test/support/apigw";
@@ -35,7 +37,11 @@ describe("wallet-api Lambda handler (API Gateway HTTP API, payload 2.0)", () => 
     const before = await invoke({ method: "GET", path: "/v1/wallet/status", headers: auth });
     expect(before.statusCode).toBe(503);
     expect(before.headers["retry-after"]).toBe("2");
-    expect(before.json).toMatchObject({ code: "WALLET_PROVISIONING", status: "provisioning" });
+    expect(before.json).toMatchObject({
+      code: "WALLET_PROVISIONING",
+      status: 503,
+      walletStatus: "provisioning",
+    });
 
     const database = testDb.open();
     try {
@@ -96,6 +102,51 @@ describe("wallet-api Lambda handler (API Gateway HTTP API, payload 2.0)", () => 
     expect((next.json as { items: { type: string }[] }).items.map((e) => e.type)).toEqual(["credit"]);
   });
 
+  it("transfers, and serves the combined route and the challenge's routes", async () => {
+    const database = testDb.open();
+    const sender = await newUser(database.db);
+    const recipient = await newUser(database.db);
+    await database.close();
+    const credited = await invoke({
+      method: "POST",
+      path: "/v1/transactions",
+      headers: { ...sender.auth, "Idempotency-Key": randomUUID() },
+      body: { type: "credit", amountMinor: 100 },
+    });
+    expect(credited.statusCode).toBe(201);
+
+    const moved = await invoke({
+      method: "POST",
+      path: "/v1/transfers",
+      headers: { ...sender.auth, "Idempotency-Key": randomUUID() },
+      body: { toUserId: recipient.userId, amountMinor: 60 },
+    });
+    expect(moved.statusCode).toBe(201);
+    expect(moved.json).toMatchObject({
+      fromUserId: sender.userId,
+      toUserId: recipient.userId,
+      balanceMinor: 40,
+    });
+
+    const posted = await invoke({
+      method: "POST",
+      path: "/transactions",
+      headers: recipient.auth,
+      body: { user_id: recipient.userId, type: "DEBIT", amount: 10 },
+    });
+    expect(posted.statusCode).toBe(200);
+    expect(posted.json).toMatchObject({ user_id: recipient.userId, type: "DEBIT", amount: 10 });
+    const list = await invoke({
+      method: "GET",
+      path: "/transactions",
+      headers: recipient.auth,
+      query: { type: "CREDIT" },
+    });
+    expect(list.json).toEqual([expect.objectContaining({ type: "CREDIT", amount: 60 })]);
+    const balance = await invoke({ method: "GET", path: "/balance", headers: recipient.auth });
+    expect(balance.json).toEqual({ amount: 50 });
+  });
+
   it("serves its health and docs under /wallet, where the shared API Gateway routes them", async () => {
     const ready = await invoke({ method: "GET", path: "/wallet/health/ready" });
     expect(ready.statusCode).toBe(200);
@@ -146,7 +197,11 @@ describe("wallet migrator", () => {
     const testDb = await createTestDatabase("wallet_migrator");
     try {
       const env = { WALLET_DATABASE_URL: testDb.url };
-      expect(await migrateWalletDatabase(env)).toEqual({ applied: 1 });
+      const journal = JSON.parse(
+        await readFile(path.join(walletMigrationsFolder, "meta/_journal.json"), "utf8"),
+      ) as { entries: unknown[] };
+      expect(journal.entries.length).toBeGreaterThan(1);
+      expect(await migrateWalletDatabase(env)).toEqual({ applied: journal.entries.length });
       expect(await migrateWalletDatabase(env)).toEqual({ applied: 0 });
       const database = testDb.open();
       try {

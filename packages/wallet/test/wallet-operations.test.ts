@@ -6,9 +6,16 @@ import { promisify } from "node:util";
 import { createLogger } from "@platform/core";
 import type { DatabaseHandle } from "@platform/db";
 import { sql } from "drizzle-orm";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
-import { createWalletRuntime, provisionWallet, reconcileWallets, walletMigrationsFolder } from "../src/index";
+import {
+  createWalletRuntime,
+  isReconciled,
+  provisionWallet,
+  reconcileWallets,
+  walletMigrationsFolder,
+} from "../src/index";
 import { client, newUser } from "./support";
 
 const silent = createLogger({ level: "silent" });
@@ -75,6 +82,66 @@ describe.each(DRIVERS)("provisioning and reconciliation (%s)", (driver) => {
     await database.db.execute(
       sql`update wallets set balance_minor = balance_minor - 5 where user_id = ${bad.userId}::uuid`,
     );
+  });
+
+  it("reports a transfer that is not two mirrored legs of equal amount, and transfers that do not net to zero", async () => {
+    const runtime = createWalletRuntime({}, { database, logger: silent });
+    const api = client((p, init) => runtime.app.request(p, init));
+    const sender = await newUser(database.db);
+    const recipient = await newUser(database.db);
+    expect(
+      (await api.post("/v1/transactions/credit", sender.auth, { amountMinor: 40 }, randomUUID())).status,
+    ).toBe(201);
+    const response = await api.post(
+      "/v1/transfers",
+      sender.auth,
+      { toUserId: recipient.userId, amountMinor: 25 },
+      randomUUID(),
+    );
+    expect(response.status).toBe(201);
+    const { id: transferId } = (await response.json()) as { id: string };
+    expect(isReconciled(await reconcileWallets(database.db))).toBe(true);
+
+    // Only a write that bypasses the database's own checks can break a transfer: replication role
+    // "replica" skips the foreign key that keeps both legs mirrored.
+    const corrupt = async (statement: string) => {
+      const raw = new pg.Client({ connectionString: testDb.url });
+      await raw.connect();
+      try {
+        await raw.query("set session_replication_role = replica");
+        await raw.query(statement, [transferId]);
+      } finally {
+        await raw.end();
+      }
+    };
+    await corrupt(
+      `update transactions set amount_minor = 26 where transfer_id = $1 and type = 'transfer_in'`,
+    );
+    let report = await reconcileWallets(database.db);
+    expect(report.transfers.broken).toEqual([{ transferId, legs: 2, netMinor: "1" }]);
+    expect(report.transfers.netMinor).toBe("1");
+    expect(report.mismatches).toEqual([{ userId: recipient.userId, balanceMinor: "25", ledgerMinor: "26" }]);
+    expect(isReconciled(report)).toBe(false);
+
+    await corrupt(
+      `update transactions set amount_minor = 25 where transfer_id = $1 and type = 'transfer_in'`,
+    );
+    await corrupt(
+      `update transactions set transfer_id = gen_random_uuid() where transfer_id = $1 and type = 'transfer_in'`,
+    );
+    report = await reconcileWallets(database.db);
+    expect(report.transfers.broken).toEqual(
+      expect.arrayContaining([{ transferId, legs: 1, netMinor: "-25" }]),
+    );
+    expect(report.transfers.broken).toHaveLength(2);
+    expect(report.transfers.netMinor).toBe("0");
+    expect(isReconciled(report)).toBe(false);
+
+    await corrupt(
+      `update transactions set transfer_id = $1
+       where type = 'transfer_in' and user_id = (select counterparty_user_id from transactions where transfer_id = $1)`,
+    );
+    expect(isReconciled(await reconcileWallets(database.db))).toBe(true);
   });
 
   it("answers 409, writing nothing, when the database's balance constraint refuses a posting", async () => {
@@ -145,7 +212,12 @@ describe("npm run wallet:reconcile", () => {
     try {
       const clean = await run({ WALLET_DATABASE_URL: testDb.url });
       expect(clean.code).toBe(0);
-      expect(JSON.parse(clean.stdout)).toEqual({ ok: true, checked: 1, mismatches: [] });
+      expect(JSON.parse(clean.stdout)).toEqual({
+        ok: true,
+        checked: 1,
+        mismatches: [],
+        transfers: { checked: 0, netMinor: "0", broken: [] },
+      });
 
       await database.db.execute(sql`update wallets set balance_minor = 9 where user_id = ${userId}::uuid`);
       const off = await run({ WALLET_DATABASE_URL: testDb.url });

@@ -62,7 +62,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
       expect(response.headers.get("retry-after")).toBe("7");
       expect(response.headers.get("content-type")).toContain("application/problem+json");
       const body = (await response.json()) as Problem;
-      expect(body).toMatchObject({ code: "WALLET_PROVISIONING", status: "provisioning" });
+      expect(body).toMatchObject({ code: "WALLET_PROVISIONING", status: 503, walletStatus: "provisioning" });
       expect(statements).toHaveLength(1);
     });
 

@@ -1,10 +1,12 @@
 import type { Env } from "@platform/core";
 import { createDatabase, databaseConfigFromEnv } from "@platform/db";
-import { reconcileWallets } from "../provisioning";
+import { isReconciled, reconcileWallets } from "../provisioning";
 
 /**
  * `npm run wallet:reconcile`: prints a JSON report of wallets whose balance differs from their
- * ledger. Exit 0 = all consistent, 1 = mismatches found, 2 = the check could not run.
+ * ledger and of transfers that are not two mirrored legs of equal amount, with the net of every
+ * transfer leg (zero when money was only moved). Exit 0 = all consistent, 1 = something is off,
+ * 2 = the check could not run.
  */
 async function main(): Promise<number> {
   const env: Env = { DB_DRIVER: "pg", ...process.env };
@@ -12,7 +14,7 @@ async function main(): Promise<number> {
   const database = createDatabase(databaseConfigFromEnv("WALLET", env, embedded));
   try {
     const report = await reconcileWallets(database.db);
-    const ok = report.mismatches.length === 0;
+    const ok = isReconciled(report);
     process.stdout.write(`${JSON.stringify({ ok, ...report }, null, 2)}\n`);
     return ok ? 0 : 1;
   } finally {

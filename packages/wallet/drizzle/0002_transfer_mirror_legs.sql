@@ -1,0 +1,1 @@
+ALTER TABLE "transactions" ADD CONSTRAINT "transactions_transfer_mirror_leg" FOREIGN KEY ("transfer_id","counterparty_user_id","user_id","amount_minor") REFERENCES "public"."transactions"("transfer_id","user_id","counterparty_user_id","amount_minor") ON DELETE no action ON UPDATE no action;
