@@ -173,6 +173,33 @@ try {
       fetch(`${wallet}/v1/transactions?limit=20`, { headers: auth(i) }),
     ),
   );
+  // Each user pays the next one: two row locks per transfer, different pairs never wait.
+  const userIds = tokens.map(
+    (token) => JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()).sub as string,
+  );
+  results.push(
+    await run("POST /v1/transfers", n(4000), 32, (i) =>
+      fetch(
+        `${wallet}/v1/transfers`,
+        json(
+          { toUserId: userIds[(i + 1) % userIds.length], amountMinor: 1 },
+          { ...auth(i), "idempotency-key": `transfer-${i}` },
+        ),
+      ),
+    ),
+  );
+  // One pair in both directions at once: every transfer locks the same two rows, in user-id order.
+  results.push(
+    await run("POST /v1/transfers, one pair both ways", n(2000), 32, (i) =>
+      fetch(
+        `${wallet}/v1/transfers`,
+        json(
+          { toUserId: userIds[(i + 1) % 2], amountMinor: 1 },
+          { ...auth(i % 2), "idempotency-key": `pair-${i}` },
+        ),
+      ),
+    ),
+  );
   // One hot wallet: every debit contends for the same row lock.
   results.push(
     await run("POST debit, one hot wallet", n(2000), 32, (i) =>
