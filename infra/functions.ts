@@ -67,9 +67,10 @@ function entry(file: string): Pick<FunctionSpec, "entry" | "handler"> {
 
 const OUTBOX_LEASE_SECONDS = 60;
 const RELAY_TIMEOUT_SECONDS = 30;
-// API Gateway HTTP APIs give up after 30 s; the function must answer (or fail) before that, with
-// room for a Data API call that waits for a paused cluster to resume.
-const API_TIMEOUT_SECONDS = 20;
+// API Gateway HTTP APIs give up after 30 s; the function must answer (or fail) before that. The
+// rest is time to wait for a paused cluster to resume (~15-30 s): the Data API driver retries
+// until 3 s before the timeout (LAMBDA_ANSWER_MARGIN_MS), then the request answers 503.
+const API_TIMEOUT_SECONDS = 28;
 
 export interface Deployment {
   topology: QueueTopology;
@@ -146,7 +147,8 @@ export function describeDeployment(prefix: string): Deployment {
         name: "UsersMigrator",
         ...entry("users-migrator"),
         links: ["UsersDatabase"],
-        // A paused cluster takes ~15 s to resume; a migration may then run for a while.
+        // Waits a minute at most for a paused cluster (MIGRATION_RESUME_BUDGET_MS); a migration
+        // may then run for a while.
         timeoutSeconds: 300,
         memoryMb: 256,
         environment: { ...logging, USERS_MIGRATIONS_DIR: "drizzle/users" },

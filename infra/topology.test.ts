@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { ConfigError, type Env } from "@platform/core";
-import { databaseConfigFromEnv } from "@platform/db";
+import { ConfigError, type Env, LAMBDA_ANSWER_MARGIN_MS } from "@platform/core";
+import { databaseConfigFromEnv, MIGRATION_RESUME_BUDGET_MS } from "@platform/db";
 import {
   ladderLength,
   loadMessagingConfig,
@@ -242,6 +242,17 @@ describe("functions", () => {
   it("answers API requests before API Gateway's 30 s integration timeout", () => {
     expect(functions.usersApi.timeoutSeconds).toBeLessThan(30);
     expect(functions.walletApi.timeoutSeconds).toBeLessThan(30);
+  });
+
+  it("leaves every function that reads a database at least 20 s to wait for a paused cluster", () => {
+    const readers = entries.filter(([, spec]) => spec.links.some((link) => link.endsWith("Database")));
+    for (const [, spec] of readers) {
+      expect(spec.timeoutSeconds * 1000 - LAMBDA_ANSWER_MARGIN_MS, spec.name).toBeGreaterThanOrEqual(20_000);
+    }
+    // A migrator gives up on a paused cluster after its own budget, well inside its timeout.
+    for (const spec of [functions.usersMigrator, functions.walletMigrator]) {
+      expect(spec.timeoutSeconds * 1000, spec.name).toBeGreaterThan(MIGRATION_RESUME_BUDGET_MS + 60_000);
+    }
   });
 
   it("connects with node-postgres to the local PostgreSQL under sst dev", () => {

@@ -1,5 +1,6 @@
 export * from "./common-config";
 export * from "./config";
+export * from "./deadline";
 export * from "./errors";
 export {
   createHttpApp,

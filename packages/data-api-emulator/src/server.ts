@@ -42,6 +42,13 @@ export interface DataApiEmulator {
   port: number;
   /** Makes the next `requests` requests fail with DatabaseResumingException. */
   simulatePause(requests: number): void;
+  /**
+   * Pauses the cluster as Aurora's auto-pause does: the next request wakes it, and every request
+   * answers DatabaseResumingException until `resumeMs` have passed since that one.
+   */
+  pause(resumeMs: number): void;
+  /** How many requests were answered with DatabaseResumingException so far. */
+  readonly resumingAnswers: number;
   close(): Promise<void>;
 }
 
@@ -68,6 +75,22 @@ export async function createDataApiEmulator(options: DataApiEmulatorOptions): Pr
   const pools = new Map<string, pg.Pool>();
   const transactions = new Map<string, OpenTransaction>();
   let resuming = options.resumingRequests ?? 0;
+  let pausedResumeMs: number | undefined;
+  let resumedAt = 0;
+  let resumingAnswers = 0;
+
+  /** Whether this request finds the cluster resuming; the first request after a pause wakes it. */
+  function clusterResuming(): boolean {
+    if (pausedResumeMs !== undefined) {
+      resumedAt = Date.now() + pausedResumeMs;
+      pausedResumeMs = undefined;
+    }
+    if (resuming > 0) {
+      resuming -= 1;
+      return true;
+    }
+    return Date.now() < resumedAt;
+  }
 
   function poolFor(database: unknown): pg.Pool {
     const name = database === undefined ? decodeURIComponent(base.pathname.slice(1)) : database;
@@ -291,8 +314,9 @@ export async function createDataApiEmulator(options: DataApiEmulatorOptions): Pr
           throw new BadRequestError(`${key} must be an ARN`);
         }
       }
-      if (resuming > 0) {
-        resuming -= 1;
+      if (clusterResuming()) {
+        resumingAnswers += 1;
+        // As AWS answers it: HTTP 400, the type in x-amzn-errortype (the SDK's model for it).
         throw new DataApiError(
           "DatabaseResumingException",
           400,
@@ -339,6 +363,12 @@ export async function createDataApiEmulator(options: DataApiEmulatorOptions): Pr
     port,
     simulatePause(requests) {
       resuming = requests;
+    },
+    pause(resumeMs) {
+      pausedResumeMs = resumeMs;
+    },
+    get resumingAnswers() {
+      return resumingAnswers;
     },
     async close() {
       await new Promise<void>((resolve) => {

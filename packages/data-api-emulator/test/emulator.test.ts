@@ -379,4 +379,35 @@ describe("requests", () => {
     expect(await failure(run("select 1"))).toBeInstanceOf(DatabaseResumingException);
     expect((await run("select 1 as one")).records).toEqual([[{ longValue: 1 }]]);
   });
+
+  it("pauses like Aurora: the first request wakes the cluster, which answers DatabaseResumingException for a set time", async () => {
+    const before = emulator.resumingAnswers;
+    emulator.pause(1_500);
+    const woken = Date.now();
+    // On the wire as AWS answers it: HTTP 400 with the type in x-amzn-errortype.
+    const response = await fetch(`${emulator.endpoint}/Execute`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ resourceArn, secretArn, database, sql: "select 1" }),
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("x-amzn-errortype")).toBe("DatabaseResumingException");
+    expect(((await response.json()) as { message: string }).message).toMatch(
+      /resuming after being auto-paused/,
+    );
+    // The SDK maps it to its exception class; it does not retry it.
+    expect(await failure(run("select 1"))).toBeInstanceOf(DatabaseResumingException);
+    let answered: Awaited<ReturnType<typeof run>> | undefined;
+    while (!answered) {
+      answered = await run("select 1 as one").catch((error: Error) => {
+        expect(error).toBeInstanceOf(DatabaseResumingException);
+        return undefined;
+      });
+      if (!answered) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(answered.records).toEqual([[{ longValue: 1 }]]);
+    // Resumed no sooner than the set time after the request that woke it.
+    expect(Date.now() - woken).toBeGreaterThanOrEqual(1_500);
+    expect(emulator.resumingAnswers - before).toBeGreaterThanOrEqual(3);
+  });
 });

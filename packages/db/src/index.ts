@@ -1,5 +1,5 @@
 export * from "./config";
 export { createDatabase } from "./factory";
-export { migrateDatabase, migrateFromEnv } from "./migrate";
+export { MIGRATION_RESUME_BUDGET_MS, migrateDatabase, migrateFromEnv } from "./migrate";
 export * from "./sql";
 export * from "./types";

@@ -1,4 +1,4 @@
-import type { Env } from "@platform/core";
+import { type Env, withDeadline } from "@platform/core";
 import { sql } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
 import { databaseConfigFromEnv, type ServiceDatabase } from "./config";
@@ -41,6 +41,13 @@ export async function migrateDatabase(db: Database, migrationsFolder: string): P
   return { applied };
 }
 
+/**
+ * How long a migrator waits for a paused Aurora cluster to resume. A deploy after an idle spell
+ * meets a paused cluster (~15-30 s to resume); a minute covers a slow resume, yet a cluster that
+ * never comes back fails the deploy in a minute rather than at the function's timeout.
+ */
+export const MIGRATION_RESUME_BUDGET_MS = 60_000;
+
 /** Opens the service's database from its environment, migrates it and closes it (migrator Lambdas). */
 export async function migrateFromEnv(
   service: ServiceDatabase,
@@ -49,7 +56,9 @@ export async function migrateFromEnv(
 ): Promise<{ applied: number }> {
   const database = createDatabase(databaseConfigFromEnv(service, env));
   try {
-    return await migrateDatabase(database.db, migrationsFolder);
+    return await withDeadline(Date.now() + MIGRATION_RESUME_BUDGET_MS, () =>
+      migrateDatabase(database.db, migrationsFolder),
+    );
   } finally {
     await database.close();
   }

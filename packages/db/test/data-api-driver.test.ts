@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { RDSDataClient } from "@aws-sdk/client-rds-data";
+import { DatabaseResumingException, RDSDataClient } from "@aws-sdk/client-rds-data";
+import { withDeadline } from "@platform/core";
 import { createDataApiEmulator, type DataApiEmulator } from "@platform/data-api-emulator";
 import { eq, sql } from "drizzle-orm";
 import { bigint, boolean, jsonb, numeric, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
@@ -15,6 +16,7 @@ import {
   queryRows,
   toSafeInteger,
 } from "../src";
+import { RESUME_RETRY, resumeWait } from "../src/drivers/data-api";
 
 const migrations = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/migrations");
 
@@ -207,6 +209,25 @@ describe("the RDS Data client", () => {
   });
 });
 
+describe("waiting for a paused cluster", () => {
+  const policy = RESUME_RETRY;
+
+  it("grows each wait up to the cap, with jitter between half and all of it", () => {
+    const lowest = [0, 1, 2, 3, 4, 5].map((attempt) => resumeWait(policy, attempt, 60_000, () => 0));
+    const highest = [0, 1, 2, 3, 4, 5].map((attempt) => resumeWait(policy, attempt, 60_000, () => 1));
+    expect(highest).toEqual([500, 1000, 2000, 4000, 5000, 5000]);
+    expect(lowest).toEqual([250, 500, 1000, 2000, 2500, 2500]);
+    const drawn = resumeWait(policy, 3, 60_000, () => 0.5);
+    expect(drawn).toBe(3000);
+  });
+
+  it("never waits past the time left, and stops once none is left", () => {
+    expect(resumeWait(policy, 10, 1_200, () => 1)).toBe(1_200);
+    expect(resumeWait(policy, 0, 0)).toBeUndefined();
+    expect(resumeWait(policy, 0, -5)).toBeUndefined();
+  });
+});
+
 describe("a paused Aurora cluster", () => {
   let emulator: DataApiEmulator;
 
@@ -218,9 +239,8 @@ describe("a paused Aurora cluster", () => {
     await emulator.close();
   });
 
-  it("is waited for: DatabaseResumingException is retried until the cluster answers", async () => {
-    const seen: string[] = [];
-    const handle = createDatabase(
+  const pausedHandle = (seen: string[]) =>
+    createDatabase(
       {
         driver: "data-api",
         resourceArn: "arn:aws:rds:us-east-1:123456789012:cluster:paused",
@@ -230,10 +250,51 @@ describe("a paused Aurora cluster", () => {
       },
       { onStatement: (statement) => seen.push(statement) },
     );
+
+  it("is waited for: DatabaseResumingException is retried until the cluster answers", async () => {
+    const seen: string[] = [];
+    const handle = pausedHandle(seen);
     emulator.simulatePause(3);
     await handle.ping();
     // One command from the caller's point of view, however many attempts it took.
     expect(seen).toEqual(["select 1"]);
     await handle.close();
+  });
+
+  it("waits out a resume that takes a while, within the time the caller has left", async () => {
+    const seen: string[] = [];
+    const handle = pausedHandle(seen);
+    const before = emulator.resumingAnswers;
+    emulator.pause(2_000);
+    await withDeadline(Date.now() + 20_000, () => handle.ping());
+    expect(seen).toEqual(["select 1"]);
+    expect(emulator.resumingAnswers - before).toBeGreaterThanOrEqual(2);
+    await handle.close();
+  });
+
+  it("waits without a deadline too (scripts, the embedded runtime), within its default budget", async () => {
+    const handle = pausedHandle([]);
+    emulator.pause(1_500);
+    await handle.ping();
+    await handle.close();
+  });
+
+  it("gives up when the caller's time is up, with the error the HTTP layer maps to a 503", async () => {
+    const handle = pausedHandle([]);
+    const before = emulator.resumingAnswers;
+    emulator.pause(60_000);
+    try {
+      // A resume that outlasts the deadline: the error comes back instead of a wait past it.
+      const error = await withDeadline(Date.now() + 1_000, () => handle.ping()).then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      // drizzle wraps it; the HTTP layer looks through the wrapper (isDependencyUnavailable).
+      expect((error as Error | undefined)?.cause).toBeInstanceOf(DatabaseResumingException);
+      expect(emulator.resumingAnswers - before).toBeGreaterThanOrEqual(2);
+    } finally {
+      emulator.pause(0);
+      await handle.close();
+    }
   });
 });

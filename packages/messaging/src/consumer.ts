@@ -5,7 +5,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { type Logger, withLogContext } from "@platform/core";
+import { type Logger, withinInvocation, withLogContext } from "@platform/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { MessagingConfig } from "./config";
 import { type EventCatalog, type EventKey, eventKey, eventSchema } from "./events";
@@ -215,12 +215,14 @@ export function createEventConsumer(options: EventConsumerOptions): SqsBatchHand
 
   return async (event, context) => {
     const processor = new BatchProcessor(EventType.SQS);
-    return processPartialResponse(event, handleRecord, processor, {
-      ...(context ? { context } : {}),
-      // Every record failing is still a partial response: the event source must keep the
-      // per-message visibility each failure set rather than retry the batch as a whole.
-      throwOnFullBatchFailure: false,
-      processInParallel: true,
-    });
+    return withinInvocation(context, () =>
+      processPartialResponse(event, handleRecord, processor, {
+        ...(context ? { context } : {}),
+        // Every record failing is still a partial response: the event source must keep the
+        // per-message visibility each failure set rather than retry the batch as a whole.
+        throwOnFullBatchFailure: false,
+        processInParallel: true,
+      }),
+    );
   };
 }

@@ -1,5 +1,5 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { createLogger, type Env, type Logger } from "@platform/core";
+import { createLogger, type Env, type Logger, withinInvocation } from "@platform/core";
 import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
 import { loadMessagingConfig } from "./config";
 import { createOutboxPublisherFromConfig, type RelayResult } from "./outbox-publisher";
@@ -38,7 +38,7 @@ export function createOutboxRelayHandler(
     logger,
   });
 
-  return async (_event, context) => {
+  const relay = async (context?: { getRemainingTimeInMillis(): number }) => {
     const total = { claimed: 0, sent: 0, failed: 0, rejected: 0, passes: 0 };
     for (;;) {
       const pass = await publisher.relayOnce();
@@ -55,4 +55,5 @@ export function createOutboxRelayHandler(
     if (total.claimed > 0) logger.info("outbox relay run", total);
     return total;
   };
+  return (_event, context) => withinInvocation(context, () => relay(context));
 }

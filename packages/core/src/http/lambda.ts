@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import type { Hono, Env as HonoEnv, Schema } from "hono";
 import { handle } from "hono/aws-lambda";
+import { withinInvocation } from "../deadline";
 
 export type ApiGatewayV2Handler = (
   event: APIGatewayProxyEventV2,
@@ -39,9 +40,15 @@ export function apiGatewayV2Handler<E extends HonoEnv, S extends Schema, B exten
   type HonoEvent = Parameters<typeof handler>[0];
   type HonoContext = Parameters<typeof handler>[1];
   const { pathPrefix } = options;
+  // Waits inside a request (a paused database resuming) end before the function's timeout, so
+  // the client gets an answer (503 + Retry-After) rather than API Gateway's timeout.
   return (event, context) =>
-    handler(
-      (pathPrefix ? withoutPrefix(event, pathPrefix) : event) as unknown as HonoEvent,
-      context as unknown as HonoContext,
-    ) as Promise<APIGatewayProxyStructuredResultV2>;
+    withinInvocation(
+      context,
+      () =>
+        handler(
+          (pathPrefix ? withoutPrefix(event, pathPrefix) : event) as unknown as HonoEvent,
+          context as unknown as HonoContext,
+        ) as Promise<APIGatewayProxyStructuredResultV2>,
+    );
 }

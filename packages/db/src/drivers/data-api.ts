@@ -6,6 +6,7 @@ import {
   RDSDataClient,
   RollbackTransactionCommand,
 } from "@aws-sdk/client-rds-data";
+import { currentDeadline } from "@platform/core";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/aws-data-api/pg";
 import type { Database, DatabaseConfig, DatabaseHandle, DatabaseOptions } from "../types";
@@ -13,18 +14,23 @@ import type { Database, DatabaseConfig, DatabaseHandle, DatabaseOptions } from "
 type DataApiConfig = Extract<DatabaseConfig, { driver: "data-api" }>;
 
 export interface ResumeRetryPolicy {
-  /** Attempts in all, the first one included. */
-  maxAttempts: number;
+  /** The first wait; each further one doubles, up to `maxDelayMs`. */
   baseDelayMs: number;
   maxDelayMs: number;
+  /** How long to keep trying when no deadline was set (scripts, the embedded runtime, migrators). */
+  defaultBudgetMs: number;
 }
 
 /**
  * An auto-paused Aurora cluster answers DatabaseResumingException for the ~15-30 s it takes to
- * resume, and the SDK does not retry it. These waits add up to ~24 s at most (full jitter halves
- * that on average), inside an API function's timeout yet long enough for a typical resume.
+ * resume, and the SDK does not retry it. Waits are capped at 5 s, so a resumed cluster is noticed
+ * within 5 s; the time budget, not a count of attempts, decides when to give up.
  */
-export const RESUME_RETRY: ResumeRetryPolicy = { maxAttempts: 8, baseDelayMs: 250, maxDelayMs: 8_000 };
+export const RESUME_RETRY: ResumeRetryPolicy = {
+  baseDelayMs: 500,
+  maxDelayMs: 5_000,
+  defaultBudgetMs: 60_000,
+};
 
 const clients = new Map<string, RDSDataClient>();
 
@@ -56,24 +62,40 @@ export function sharedDataApiClient(config: { endpoint?: string; region?: string
   return client;
 }
 
-function delayFor(policy: ResumeRetryPolicy, attempt: number): number {
-  return Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+/**
+ * The wait before attempt `attempt + 1`: exponential, with "equal jitter" (half fixed, half
+ * random) so containers woken by one pause do not retry in step, and never past the time left.
+ * `undefined` once no time is left: give up and let the caller answer (a 503 with Retry-After).
+ */
+export function resumeWait(
+  policy: ResumeRetryPolicy,
+  attempt: number,
+  msLeft: number,
+  random: () => number = Math.random,
+): number | undefined {
+  if (msLeft <= 0) return undefined;
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+  return Math.min(msLeft, ceiling / 2 + (ceiling / 2) * random());
 }
 
 /**
- * Retries DatabaseResumingException with exponential backoff and full jitter. It sits in the
+ * Retries DatabaseResumingException until the cluster answers or the time budget is spent: the
+ * deadline of the surrounding work (a Lambda invocation's remaining time less a margin, see
+ * `withDeadline` in @platform/core), or `defaultBudgetMs` from the first attempt. It sits in the
  * initialize step, outside the SDK's own retry, so each attempt is serialised and signed afresh.
  */
 function addResumeRetry(client: RDSDataClient, policy: ResumeRetryPolicy) {
   client.middlewareStack.add(
     (next) => async (args) => {
+      const deadline = currentDeadline() ?? Date.now() + policy.defaultBudgetMs;
       for (let attempt = 0; ; attempt += 1) {
         try {
           return await next(args);
         } catch (error) {
-          const resuming = (error as { name?: string }).name === "DatabaseResumingException";
-          if (!resuming || attempt + 1 >= policy.maxAttempts) throw error;
-          await new Promise((resolve) => setTimeout(resolve, delayFor(policy, attempt)));
+          if ((error as { name?: string }).name !== "DatabaseResumingException") throw error;
+          const wait = resumeWait(policy, attempt, deadline - Date.now());
+          if (wait === undefined) throw error;
+          await new Promise((resolve) => setTimeout(resolve, wait));
         }
       }
     },

@@ -1,0 +1,33 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+
+const deadlines = new AsyncLocalStorage<number>();
+
+/**
+ * Runs `work` with a deadline (epoch milliseconds) that waits inside it must respect, such as
+ * retrying a database that is resuming from a pause. A nested deadline never extends an outer one.
+ */
+export function withDeadline<T>(deadline: number, work: () => T): T {
+  const outer = deadlines.getStore();
+  return deadlines.run(outer === undefined ? deadline : Math.min(outer, deadline), work);
+}
+
+/** The deadline of the work in progress, if one was set. */
+export function currentDeadline(): number | undefined {
+  return deadlines.getStore();
+}
+
+/** What a Lambda keeps, after its last wait, to run a final statement and send its answer. */
+export const LAMBDA_ANSWER_MARGIN_MS = 3_000;
+
+/**
+ * Runs a Lambda invocation under its deadline: the time it has left, less the margin to answer
+ * in. Invoked without a context (a plain call, a script), the work runs as is.
+ */
+export function withinInvocation<T>(
+  context: { getRemainingTimeInMillis?: () => number } | undefined,
+  work: () => T,
+): T {
+  const remainingMs = context?.getRemainingTimeInMillis?.();
+  if (remainingMs === undefined) return work();
+  return withDeadline(Date.now() + Math.max(0, remainingMs - LAMBDA_ANSWER_MARGIN_MS), work);
+}
