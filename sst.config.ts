@@ -6,7 +6,8 @@ export default $config({
     return {
       name: "users-wallet-platform",
       home: "aws",
-      // Production keeps its databases and queues when the stage is removed, and refuses removal.
+      // Production refuses removal; lifted, it keeps what SST's "retain" keeps (the clusters, the
+      // VPC) and what infra/retention.ts adds (queues, DLQ, cluster instances, master secrets).
       removal: production ? "retain" : "remove",
       protect: production,
       providers: { aws: "7.20.0" },
@@ -15,6 +16,7 @@ export default $config({
   async run() {
     // Imported here, not at the top: the SST globals (sst, aws, $app) exist only inside run().
     const { describeDeployment } = await import("./infra/functions");
+    const { retainStatefulResources } = await import("./infra/retention");
     const { createNetwork } = await import("./infra/network");
     const { createSecrets } = await import("./infra/secrets");
     const { createDatabases } = await import("./infra/databases");
@@ -25,6 +27,8 @@ export default $config({
     const { createOutboxRelay, subscribeWalletProvisioner } = await import("./infra/workers");
     const { createAlarms } = await import("./infra/alarms");
 
+    // First: it applies only to resources created after it.
+    retainStatefulResources($app.stage);
     const { topology, functions } = describeDeployment(`${$app.name}-${$app.stage}`);
     const vpc = createNetwork();
     const secrets = createSecrets();

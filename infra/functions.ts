@@ -219,5 +219,27 @@ export function databaseScaling(stage: string): DatabaseScaling {
     : { min: "0 ACU", max: "2 ACU", pauseAfter: "10 minutes" };
 }
 
+/**
+ * What production keeps on `sst remove` (or when a component is renamed) beyond what SST's
+ * `removal: "retain"` keeps, which is only some types (VPC and subnets, the Aurora cluster and its
+ * parameter and subnet groups, S3, DynamoDB; infra/topology.test.ts reads SST's own list): the
+ * queue and the DLQ with their messages, the clusters' instances, and the master secret the Data
+ * API signs in with. SST's default for these is to delete them (the secret without a recovery
+ * window).
+ */
+export const RETAINED_IN_PRODUCTION = [
+  "aws:sqs/queue:Queue",
+  "aws:rds/clusterInstance:ClusterInstance",
+  "aws:secretsmanager/secret:Secret",
+  "aws:secretsmanager/secretVersion:SecretVersion",
+] as const;
+
+export type RetainedResourceType = (typeof RETAINED_IN_PRODUCTION)[number];
+
+/** The Pulumi resource types a stage retains on top of SST's `removal` setting. */
+export function retainedResourceTypes(stage: string): readonly RetainedResourceType[] {
+  return stage === "production" ? RETAINED_IN_PRODUCTION : [];
+}
+
 /** The local PostgreSQL of `npm start` (embedded server), used by the Aurora components in `sst dev`. */
 export const DEV_DATABASE = { host: "127.0.0.1", port: 5433, username: "postgres", password: "postgres" };

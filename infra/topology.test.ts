@@ -30,6 +30,8 @@ import {
   type FunctionSpec,
   type LinkName,
   oldestMessageAlarmSeconds,
+  RETAINED_IN_PRODUCTION,
+  retainedResourceTypes,
 } from "./functions";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -367,3 +369,74 @@ describe("databases", () => {
     expect(databaseScaling("dev")).toMatchObject({ min: "0 ACU", pauseAfter: "10 minutes" });
   });
 });
+
+describe("what production retains", () => {
+  // `npm test` runs `npm run infra:install` first, which writes the platform sources read here.
+  const platform = path.join(root, ".sst/platform");
+  const read = (file: string) => readFileSync(path.join(platform, file), "utf8");
+  /** The types SST itself keeps under `removal: "retain"`, read from its own source. */
+  const sstRetains = () => {
+    const source = read("src/auto/run.ts");
+    const block =
+      /\$app\.removal === "retain" &&\s*\[([\s\S]*?)\]\.includes\(args\.type\)/.exec(source)?.[1] ?? "";
+    return [...block.matchAll(/"([^"]+)"/g)].map((match) => match[1]);
+  };
+  /** Pulumi's class for a type token: aws:<module>/<file>:<Class>. */
+  const pulumiClass = (type: string) => {
+    const [, module, file, name] = /^aws:([a-z0-9]+)\/([A-Za-z0-9]+):([A-Za-z0-9]+)$/.exec(type) ?? [];
+    return { module, file, name };
+  };
+
+  // Everything of this stack that holds data or the credentials to reach it.
+  const STATEFUL = [
+    "aws:rds/cluster:Cluster",
+    "aws:rds/clusterInstance:ClusterInstance",
+    "aws:sqs/queue:Queue",
+    "aws:secretsmanager/secret:Secret",
+    "aws:secretsmanager/secretVersion:SecretVersion",
+  ];
+
+  it("keeps every stateful resource in production: SST's list plus ours, without overlap", () => {
+    const sst = sstRetains();
+    expect(sst).toContain("aws:rds/cluster:Cluster");
+    // Not kept by SST: the reason infra/retention.ts exists. Should SST start keeping one, drop it here.
+    for (const type of RETAINED_IN_PRODUCTION) expect(sst).not.toContain(type);
+    const kept = new Set([...sst, ...retainedResourceTypes("production")]);
+    expect(STATEFUL.filter((type) => !kept.has(type))).toEqual([]);
+  });
+
+  it("retains nothing extra on other stages", () => {
+    expect(retainedResourceTypes("dev")).toEqual([]);
+    expect(retainedResourceTypes("ci")).toEqual([]);
+  });
+
+  it("names types SST's components really create, with the Pulumi classes that carry them", () => {
+    const components = read("src/components/aws/aurora.ts") + read("src/components/aws/queue.ts");
+    const retention = readFileSync(path.join(root, "infra/retention.ts"), "utf8");
+    for (const type of RETAINED_IN_PRODUCTION) {
+      const { module, file, name } = pulumiClass(type);
+      expect(components, type).toContain(`new ${module}.${name}(`);
+      expect(read(`node_modules/@pulumi/aws/${module}/${file}.js`), type).toContain(
+        `${name}.__pulumiType = '${type}'`,
+      );
+      expect(retention, type).toContain(`retain("${type}", aws.${module}.${name})`);
+    }
+  });
+
+  it("is production's policy in sst.config.ts: protected, SST's retain on top", async () => {
+    const config = await loadSstConfig();
+    expect(config.app({ stage: "production" })).toMatchObject({ removal: "retain", protect: true });
+    expect(config.app({ stage: "dev" })).toMatchObject({ removal: "remove", protect: false });
+  });
+});
+
+/** sst.config.ts's `app()`, evaluated as SST's loader does: `$config` returns its argument. */
+async function loadSstConfig(): Promise<{ app(input: { stage: string }): Record<string, unknown> }> {
+  const globals = globalThis as { $config?: (config: unknown) => unknown };
+  globals.$config = (config) => config;
+  // A computed specifier: the root type-check must not follow it into SST's platform types.
+  const module = (await import(pathToFileURL(path.join(root, "sst.config.ts")).href)) as {
+    default: { app(input: { stage: string }): Record<string, unknown> };
+  };
+  return module.default;
+}
