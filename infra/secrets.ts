@@ -1,6 +1,7 @@
 /**
- * Set per stage with `npx sst secret set <Name> <value> --stage <stage>`. A deploy fails while one
- * is unset; functions read them through their links, never from the plain environment.
+ * Set per stage with `npx sst secret set <Name> <value> --stage <stage>`. A deploy fails while
+ * JwtPrivateKey or InternalKey is unset; functions read them through their links, never from the
+ * plain environment.
  */
 export function createSecrets() {
   return {
