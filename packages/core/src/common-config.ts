@@ -31,7 +31,9 @@ export function loadJwtConfig(source: Env): TokenServiceOptions {
       JWT_PRIVATE_KEY: env.secret({ devDefault: CHALLENGE_JWT_PRIVATE_KEY, onAws: isRunningOnAws(source) }),
       JWT_ISSUER: env.string({ default: "urn:platform:users" }),
       JWT_AUDIENCE: env.string({ default: "urn:platform:api" }),
-      JWT_TTL_SECONDS: env.integer({ min: 60, max: 86_400, default: 3600 }),
+      // Short-lived: a session outlives it through rotating refresh tokens, and an access token
+      // cannot be revoked before it expires.
+      JWT_TTL_SECONDS: env.integer({ min: 60, max: 86_400, default: 900 }),
     }),
     source,
   );

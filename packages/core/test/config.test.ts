@@ -10,7 +10,7 @@ describe("shared configuration", () => {
       secret: "ILIACHALLENGE",
       issuer: "urn:platform:users",
       audience: "urn:platform:api",
-      ttlSeconds: 3600,
+      ttlSeconds: 900,
     });
     const keyId = eventSigningKeyId("ILIACHALLENGE_INTERNAL");
     expect(loadEventSigningConfig({})).toEqual({

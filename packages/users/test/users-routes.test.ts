@@ -91,7 +91,7 @@ describe.each(DRIVERS)("users API (%s)", (driver) => {
       });
       expect(body.user.id).toMatch(/^[0-9a-f-]{36}$/);
       expect(body.user.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
-      expect(body.expiresIn).toBe(3600);
+      expect(body.expiresIn).toBe(900);
 
       const me = await call("GET", "/v1/users/me", {
         headers: { authorization: `Bearer ${body.accessToken}` },
