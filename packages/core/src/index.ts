@@ -16,6 +16,7 @@ export { type HealthCheck, mountHealth } from "./http/health";
 export { type ApiGatewayV2Handler, apiGatewayV2Handler } from "./http/lambda";
 export { ProblemSchema, problemContent } from "./http/openapi";
 export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemResponse } from "./http/problem";
+export { withoutControlCharacters } from "./http/text";
 export * from "./ids";
 export * from "./jwt";
 export * from "./lambda-context";

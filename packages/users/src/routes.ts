@@ -6,11 +6,14 @@ import {
   problemContent,
   requireAuth,
   type TokenService,
+  withoutControlCharacters,
 } from "@platform/core";
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, passwordBytes } from "./passwords";
 import type { UsersService } from "./service";
 
-const Name = z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters");
+const Name = withoutControlCharacters(
+  z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters"),
+);
 
 const Email = z
   .string()

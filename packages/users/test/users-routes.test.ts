@@ -133,6 +133,9 @@ describe.each(DRIVERS)("users API (%s)", (driver) => {
       ["a 101-character last name", { lastName: "x".repeat(101) }, "lastName"],
       ["an invalid email", { email: "not-an-email" }, "email"],
       ["a number as first name", { firstName: 42 }, "firstName"],
+      ["a NUL in the first name", { firstName: "Ada\u0000" }, "firstName"],
+      ["a carriage return in the last name", { lastName: "Love\rlace" }, "lastName"],
+      ["a DEL in the first name", { firstName: "\u007f" }, "firstName"],
       ["an unknown field", { isAdmin: true }, "isAdmin"],
     ])("rejects %s with 400 naming the field", async (_label, change, field) => {
       const response = await call("POST", "/v1/auth/register", { body: newUser(change) });
