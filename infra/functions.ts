@@ -171,6 +171,9 @@ export function describeDeployment(prefix: string): Deployment {
 export const API_ROUTES: readonly { route: string; target: "usersApi" | "walletApi" }[] = [
   { route: "POST /v1/auth/{proxy+}", target: "usersApi" },
   { route: "GET /v1/users/me", target: "usersApi" },
+  { route: "PATCH /v1/users/me", target: "usersApi" },
+  { route: "DELETE /v1/users/me", target: "usersApi" },
+  { route: "POST /v1/users/me/password", target: "usersApi" },
   // One API, one root: the users service answers for the platform's health and documentation.
   { route: "GET /health/{proxy+}", target: "usersApi" },
   { route: "GET /docs", target: "usersApi" },

@@ -330,7 +330,12 @@ describe("HTTP API", () => {
   const contract: [string, string, FunctionKey][] = [
     ["POST", "/v1/auth/register", "usersApi"],
     ["POST", "/v1/auth/login", "usersApi"],
+    ["POST", "/v1/auth/refresh", "usersApi"],
+    ["POST", "/v1/auth/logout", "usersApi"],
     ["GET", "/v1/users/me", "usersApi"],
+    ["PATCH", "/v1/users/me", "usersApi"],
+    ["DELETE", "/v1/users/me", "usersApi"],
+    ["POST", "/v1/users/me/password", "usersApi"],
     ["GET", "/health/live", "usersApi"],
     ["GET", "/health/ready", "usersApi"],
     ["GET", "/docs", "usersApi"],

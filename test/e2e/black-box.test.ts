@@ -15,6 +15,8 @@ interface Registered {
   user: { id: string; email: string; firstName: string; lastName: string; createdAt: string };
   accessToken: string;
   expiresIn: number;
+  refreshToken: string;
+  refreshExpiresIn: number;
 }
 
 interface Entry {
@@ -133,6 +135,8 @@ describe("the platform over HTTP", () => {
         },
         accessToken: expect.any(String),
         expiresIn: expect.any(Number),
+        refreshToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+        refreshExpiresIn: expect.any(Number),
       });
       expect(registered.text).not.toContain(account.password);
       expect(registered.text).not.toMatch(/\$2[aby]\$/); // no bcrypt hash
@@ -158,6 +162,29 @@ describe("the platform over HTTP", () => {
       });
       expectProblem(again, 409, "EMAIL_TAKEN");
     });
+
+    it(
+      "rotates a refresh token once: the new pair works, the old token then ends the session",
+      timeout,
+      async () => {
+        const registered = await register("refresh");
+        const refreshed = await users.post<Registered>("/v1/auth/refresh", {
+          body: { refreshToken: registered.refreshToken },
+        });
+        expect(refreshed.status, refreshed.text).toBe(200);
+        const me = await users.get("/v1/users/me", { token: refreshed.body.accessToken });
+        expect(me.status, me.text).toBe(200);
+        // The rotated token comes back (a replay): refused, and the whole session is revoked.
+        const replay = await users.post("/v1/auth/refresh", {
+          body: { refreshToken: registered.refreshToken },
+        });
+        expectProblem(replay, 401, "INVALID_REFRESH_TOKEN");
+        const next = await users.post("/v1/auth/refresh", {
+          body: { refreshToken: refreshed.body.refreshToken },
+        });
+        expectProblem(next, 401, "INVALID_REFRESH_TOKEN");
+      },
+    );
 
     it("answers a wrong password and an unknown email alike", timeout, async () => {
       const { user } = await register("login");

@@ -1,4 +1,4 @@
-import { type Env, env, loadHttpServiceConfig } from "@platform/core";
+import { ConfigError, type Env, env, loadHttpServiceConfig } from "@platform/core";
 import { z } from "zod";
 
 export type UsersConfig = ReturnType<typeof loadUsersConfig>;
@@ -14,8 +14,18 @@ export function loadUsersConfig(source: Env) {
       LOGIN_FAILURE_WINDOW_SECONDS: env.integer({ min: 1, max: 86_400, default: 900 }),
       LOGIN_LOCKOUT_SECONDS: env.integer({ min: 1, max: 86_400, default: 900 }),
       OUTBOX_LEASE_SECONDS: env.integer({ min: 1, max: 3600, default: 30 }),
+      REFRESH_TOKEN_TTL_SECONDS: env.integer({ min: 60, max: 31_536_000, default: 30 * 86_400 }),
     }),
   );
+  // A refresh token that dies before the access token it comes with could never be used.
+  if (own.REFRESH_TOKEN_TTL_SECONDS < jwt.ttlSeconds) {
+    throw new ConfigError([
+      {
+        variable: "REFRESH_TOKEN_TTL_SECONDS",
+        problem: `expected at least JWT_TTL_SECONDS (${jwt.ttlSeconds}) (got ${own.REFRESH_TOKEN_TTL_SECONDS})`,
+      },
+    ]);
+  }
   return {
     logLevel,
     jwt,
@@ -26,5 +36,6 @@ export function loadUsersConfig(source: Env) {
       lockoutSeconds: own.LOGIN_LOCKOUT_SECONDS,
     },
     outboxLeaseSeconds: own.OUTBOX_LEASE_SECONDS,
+    refreshTokenTtlSeconds: own.REFRESH_TOKEN_TTL_SECONDS,
   };
 }

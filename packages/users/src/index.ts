@@ -1,6 +1,7 @@
 export * from "./config";
 export { createUsersLambdaHandler } from "./lambda";
 export * from "./passwords";
+export * from "./refresh-tokens";
 export * from "./repository";
 export * from "./runtime";
 export * from "./schema";

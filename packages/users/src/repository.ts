@@ -1,5 +1,5 @@
 import { type Database, isoTimestamp, queryRows } from "@platform/db";
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 
 export interface UserRecord {
   id: string;
@@ -27,11 +27,40 @@ export interface NewOutboxEvent {
   leaseSeconds: number;
 }
 
+/** The first refresh token of a new family (a login or a registration). */
+export interface NewSession {
+  familyId: string;
+  tokenHash: string;
+  ttlSeconds: number;
+}
+
+/** The successor of a refresh token being rotated. */
+export interface NextRefreshToken {
+  tokenHash: string;
+  ttlSeconds: number;
+}
+
+export type RotationResult =
+  | { outcome: "rotated"; userId: string; familyId: string }
+  /** An already-rotated token was presented: its family has just been revoked. */
+  | { outcome: "reused"; userId: string; familyId: string }
+  /** Unknown, expired, or of a family that is revoked or ended by a password change or closure. */
+  | { outcome: "invalid" };
+
 export interface LoginState {
   userId: string | null;
   passwordHash: string | null;
+  /** The `session_epoch` the password hash belongs to; a session is only started on it. */
+  sessionEpoch: number;
   lockedForSeconds: number;
-  hasFailures: boolean;
+}
+
+/** What a signed-in user must prove before changing the password or closing the account. */
+export interface AccountCredentials {
+  email: string;
+  passwordHash: string;
+  sessionEpoch: number;
+  lockedForSeconds: number;
 }
 
 export interface ThrottlePolicy {
@@ -50,6 +79,48 @@ const toUser = (row: UserRow): UserRecord => ({
   createdAt: row.created_at,
 });
 
+const userColumns = (alias: string) => {
+  const column = (name: string) => sql.raw(`${alias}.${name}`);
+  return sql`${column("id")}::text as id, ${column("email")}, ${column("first_name")}, ${column("last_name")},
+             ${isoTimestamp(column("created_at"))} as created_at`;
+};
+
+/** Seconds left on the throttle row `t`'s lockout (0 when none). */
+const lockedForSeconds = sql`greatest(0, ceil(extract(epoch from (t.locked_until - now()))))::int`;
+
+const expiresIn = (seconds: number) => sql`now() + make_interval(secs => ${seconds}::int)`;
+
+/**
+ * CTEs `new_family` and `new_token`: a refresh token family for the user row the CTE `source`
+ * yields (`id`, `session_epoch`), and its first token.
+ */
+function newSessionCtes(session: NewSession, source: string): SQL {
+  return sql`
+    new_family as (
+      insert into refresh_token_families (id, user_id, session_epoch)
+      select ${session.familyId}::uuid, s.id, s.session_epoch from ${sql.identifier(source)} s
+      returning id
+    ), new_token as (
+      insert into refresh_tokens (token_hash, family_id, expires_at)
+      select ${session.tokenHash}::text, new_family.id, ${expiresIn(session.ttlSeconds)} from new_family
+      returning family_id
+    )`;
+}
+
+/** CTE `new_event`: the outbox row announcing a change to the user the CTE `source` yields (`id`). */
+function outboxEventCte(event: NewOutboxEvent, source: string): SQL {
+  return sql`
+    new_event as (
+      insert into outbox (id, aggregate_id, type, version, payload, correlation_id, lease_until)
+      select ${event.id}::uuid, s.id, ${event.type}, ${event.version}::int,
+             ${JSON.stringify(event.payload)}::jsonb, ${event.correlationId}::text,
+             case when ${event.leaseSeconds}::int > 0
+                  then now() + make_interval(secs => ${event.leaseSeconds}::int) end
+      from ${sql.identifier(source)} s
+      returning id
+    )`;
+}
+
 /**
  * The users service's SQL. Every method is one statement (one round trip), written to behave the
  * same under node-postgres and the RDS Data API (explicit casts, server-formatted timestamps).
@@ -57,10 +128,15 @@ const toUser = (row: UserRow): UserRecord => ({
 export function createUsersRepository(db: Database) {
   return {
     /**
-     * Inserts the user and its outbox event in ONE statement: both rows commit together or neither
-     * does, without a multi-round-trip transaction. Returns null when the email is taken.
+     * Inserts the user, its `user.registered` outbox event and its first refresh token family in
+     * ONE statement: all rows commit together or none does, without a multi-round-trip
+     * transaction. Returns null when the email is taken.
      */
-    async registerWithEvent(user: NewUser, event: NewOutboxEvent): Promise<UserRecord | null> {
+    async registerWithEvent(
+      user: NewUser,
+      event: NewOutboxEvent,
+      session: NewSession,
+    ): Promise<UserRecord | null> {
       const rows = await queryRows<UserRow>(
         db,
         sql`
@@ -68,20 +144,11 @@ export function createUsersRepository(db: Database) {
             insert into users (id, email, first_name, last_name, password_hash)
             values (${user.id}::uuid, ${user.email}, ${user.firstName}, ${user.lastName}, ${user.passwordHash})
             on conflict (email) do nothing
-            returning id, email, first_name, last_name, created_at
-          ), inserted_event as (
-            insert into outbox (id, aggregate_id, type, version, payload, correlation_id, lease_until)
-            select ${event.id}::uuid, inserted_user.id, ${event.type}, ${event.version}::int,
-                   ${JSON.stringify(event.payload)}::jsonb, ${event.correlationId}::text,
-                   case when ${event.leaseSeconds}::int > 0
-                        then now() + make_interval(secs => ${event.leaseSeconds}::int) end
-            from inserted_user
-            returning id
-          )
-          select u.id::text as id, u.email, u.first_name, u.last_name,
-                 ${isoTimestamp(sql`u.created_at`)} as created_at
+            returning id, email, first_name, last_name, created_at, session_epoch
+          ), ${outboxEventCte(event, "inserted_user")}, ${newSessionCtes(session, "inserted_user")}
+          select ${userColumns("u")}
           from inserted_user u
-          where exists (select 1 from inserted_event)`,
+          where exists (select 1 from new_event) and exists (select 1 from new_token)`,
       );
       return rows[0] ? toUser(rows[0]) : null;
     },
@@ -91,14 +158,12 @@ export function createUsersRepository(db: Database) {
       const [row] = await queryRows<{
         user_id: string | null;
         password_hash: string | null;
+        session_epoch: number | null;
         locked_for: number | string | null;
-        has_failures: boolean;
       }>(
         db,
         sql`
-          select u.id::text as user_id, u.password_hash,
-                 greatest(0, ceil(extract(epoch from (t.locked_until - now()))))::int as locked_for,
-                 (t.email is not null) as has_failures
+          select u.id::text as user_id, u.password_hash, u.session_epoch, ${lockedForSeconds} as locked_for
           from (select ${email}::text as email) k
           left join users u on u.email = k.email
           left join login_throttle t on t.email = k.email`,
@@ -106,9 +171,35 @@ export function createUsersRepository(db: Database) {
       return {
         userId: row?.user_id ?? null,
         passwordHash: row?.password_hash ?? null,
+        sessionEpoch: Number(row?.session_epoch ?? 0),
         lockedForSeconds: Number(row?.locked_for ?? 0),
-        hasFailures: Boolean(row?.has_failures),
       };
+    },
+
+    /**
+     * The success path of a login: starts a refresh token family, provided the account is still
+     * open and its password unchanged since `loginState` (same epoch), and clears the email's
+     * failed attempts. Returns false when the account changed in between.
+     */
+    async startSession(
+      account: { userId: string; sessionEpoch: number; email: string },
+      session: NewSession,
+    ): Promise<boolean> {
+      const [row] = await queryRows<{ started: boolean }>(
+        db,
+        sql`
+          with account as (
+            select id, session_epoch from users
+            where id = ${account.userId}::uuid and closed_at is null
+              and session_epoch = ${account.sessionEpoch}::int
+          ), ${newSessionCtes(session, "account")},
+          cleared as (
+            delete from login_throttle
+            where email = ${account.email}::text and exists (select 1 from new_token)
+          )
+          select exists (select 1 from new_token) as started`,
+      );
+      return Boolean(row?.started);
     },
 
     /**
@@ -137,17 +228,167 @@ export function createUsersRepository(db: Database) {
       return { failures: Number(row?.failures ?? 0), locked: Boolean(row?.locked) };
     },
 
-    async clearLoginFailures(email: string): Promise<void> {
-      await db.execute(sql`delete from login_throttle where email = ${email}::text`);
+    /**
+     * Exchanges a refresh token for its successor in ONE statement (RFC 9700 rotation with reuse
+     * detection). Under READ COMMITTED every part of it reads one snapshot, except that the
+     * UPDATE of the presented token re-checks `rotated_at is null` on the latest row version
+     * after waiting for a concurrent rotation's lock: so of concurrent refreshes with one token
+     * exactly one rotates it. Any other presentation of a known token that was live or rotated
+     * when the statement began (the losers of such a race included: their snapshot still saw it
+     * live) revokes the family, the winner's new token with it. An expired token is just invalid.
+     */
+    async rotateRefreshToken(presentedHash: string, next: NextRefreshToken): Promise<RotationResult> {
+      const [row] = await queryRows<{ user_id: string | null; family_id: string | null; reused: boolean }>(
+        db,
+        sql`
+          with presented as (
+            select t.family_id, t.rotated_at is not null as rotated, t.expires_at <= now() as expired
+            from refresh_tokens t where t.token_hash = ${presentedHash}::text
+          ), rotated as (
+            update refresh_tokens t set rotated_at = now()
+            from refresh_token_families f join users u on u.id = f.user_id
+            where t.token_hash = ${presentedHash}::text and t.rotated_at is null and t.expires_at > now()
+              and f.id = t.family_id and f.revoked_at is null and f.session_epoch = u.session_epoch
+            returning t.family_id, f.user_id
+          ), issued as (
+            insert into refresh_tokens (token_hash, family_id, expires_at)
+            select ${next.tokenHash}::text, family_id, ${expiresIn(next.ttlSeconds)} from rotated
+            returning family_id
+          ), pruned as (
+            -- A family's expired tokens can no longer be presented to any effect: forget them.
+            delete from refresh_tokens d using rotated r
+            where d.family_id = r.family_id and d.expires_at <= now()
+          ), reused as (
+            update refresh_token_families f set revoked_at = now(), revoked_reason = 'reuse'
+            from presented p, users u
+            where f.id = p.family_id and u.id = f.user_id
+              and f.revoked_at is null and f.session_epoch = u.session_epoch
+              and (p.rotated or not p.expired)
+              and not exists (select 1 from rotated)
+            returning f.id, f.user_id
+          )
+          select coalesce((select user_id from rotated), (select user_id from reused))::text as user_id,
+                 coalesce((select family_id from issued), (select id from reused))::text as family_id,
+                 exists (select 1 from reused) as reused`,
+      );
+      if (!row?.user_id || !row.family_id) return { outcome: "invalid" };
+      return { outcome: row.reused ? "reused" : "rotated", userId: row.user_id, familyId: row.family_id };
     },
 
+    /** Revokes the family of a refresh token (logout). Returns its id, or null if nothing was live. */
+    async revokeFamily(tokenHash: string): Promise<string | null> {
+      const [row] = await queryRows<{ family_id: string }>(
+        db,
+        sql`
+          update refresh_token_families f set revoked_at = now(), revoked_reason = 'logout'
+          from refresh_tokens t
+          where t.token_hash = ${tokenHash}::text and f.id = t.family_id and f.revoked_at is null
+          returning f.id::text as family_id`,
+      );
+      return row?.family_id ?? null;
+    },
+
+    /** An open account's profile; null for an unknown or closed one. */
     async findById(id: string): Promise<UserRecord | null> {
       const rows = await queryRows<UserRow>(
         db,
-        sql`select id::text as id, email, first_name, last_name, ${isoTimestamp(sql`created_at`)} as created_at
-            from users where id = ${id}::uuid`,
+        sql`select ${userColumns("u")} from users u where u.id = ${id}::uuid and u.closed_at is null`,
       );
       return rows[0] ? toUser(rows[0]) : null;
+    },
+
+    /** Changes the given names of an open account; null for an unknown or closed one. */
+    async updateProfile(
+      id: string,
+      changes: { firstName?: string | undefined; lastName?: string | undefined },
+    ): Promise<UserRecord | null> {
+      const rows = await queryRows<UserRow>(
+        db,
+        sql`
+          update users u
+          set first_name = coalesce(${changes.firstName ?? null}::text, u.first_name),
+              last_name = coalesce(${changes.lastName ?? null}::text, u.last_name),
+              updated_at = now()
+          where u.id = ${id}::uuid and u.closed_at is null
+          returning ${userColumns("u")}`,
+      );
+      return rows[0] ? toUser(rows[0]) : null;
+    },
+
+    /** Password hash and throttle state of an open account, in one round trip. */
+    async accountCredentials(id: string): Promise<AccountCredentials | null> {
+      const [row] = await queryRows<{
+        email: string;
+        password_hash: string;
+        session_epoch: number;
+        locked_for: number | string | null;
+      }>(
+        db,
+        sql`
+          select u.email, u.password_hash, u.session_epoch, ${lockedForSeconds} as locked_for
+          from users u left join login_throttle t on t.email = u.email
+          where u.id = ${id}::uuid and u.closed_at is null`,
+      );
+      if (!row) return null;
+      return {
+        email: row.email,
+        passwordHash: row.password_hash,
+        sessionEpoch: Number(row.session_epoch),
+        lockedForSeconds: Number(row.locked_for ?? 0),
+      };
+    },
+
+    /**
+     * Sets a new password hash and ends every session of the user (epoch bump), provided the
+     * password is still the one just verified (same epoch); clears the email's failed attempts.
+     */
+    async changePassword(
+      account: { userId: string; sessionEpoch: number; email: string },
+      passwordHash: string,
+    ): Promise<boolean> {
+      const [row] = await queryRows<{ changed: boolean }>(
+        db,
+        sql`
+          with changed as (
+            update users set password_hash = ${passwordHash}, session_epoch = session_epoch + 1, updated_at = now()
+            where id = ${account.userId}::uuid and closed_at is null and session_epoch = ${account.sessionEpoch}::int
+            returning id
+          ), cleared as (
+            delete from login_throttle
+            where email = ${account.email}::text and exists (select 1 from changed)
+          )
+          select exists (select 1 from changed) as changed`,
+      );
+      return Boolean(row?.changed);
+    },
+
+    /**
+     * Closes the account in ONE statement: anonymises the row (the email becomes free to register
+     * again), ends every session (epoch bump), writes the `user.closed` outbox event and clears
+     * the email's failed attempts; all of it or nothing. Provided the password is still the one
+     * just verified (same epoch); returns false otherwise.
+     */
+    async closeWithEvent(
+      account: { userId: string; sessionEpoch: number; email: string },
+      event: NewOutboxEvent,
+    ): Promise<boolean> {
+      const [row] = await queryRows<{ closed: boolean }>(
+        db,
+        sql`
+          with closed_user as (
+            update users
+            set email = null, first_name = null, last_name = null, password_hash = null,
+                closed_at = now(), session_epoch = session_epoch + 1, updated_at = now()
+            where id = ${account.userId}::uuid and closed_at is null and session_epoch = ${account.sessionEpoch}::int
+            returning id
+          ), ${outboxEventCte(event, "closed_user")},
+          cleared as (
+            delete from login_throttle
+            where email = ${account.email}::text and exists (select 1 from closed_user)
+          )
+          select exists (select 1 from new_event) as closed`,
+      );
+      return Boolean(row?.closed);
     },
   };
 }

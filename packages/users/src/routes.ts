@@ -9,6 +9,7 @@ import {
   withoutControlCharacters,
 } from "@platform/core";
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, passwordBytes } from "./passwords";
+import { REFRESH_TOKEN_PATTERN } from "./refresh-tokens";
 import type { UsersService } from "./service";
 
 const Name = withoutControlCharacters(
@@ -36,6 +37,14 @@ const NewPassword = z
     maxLength: MAX_PASSWORD_BYTES,
   });
 
+/** A password being checked, not set: any length up to a bound, so old or odd ones still work. */
+const PresentedPassword = z.string().min(1, "must not be empty").max(1024, "must be at most 1024 characters");
+
+const RefreshToken = z
+  .string()
+  .regex(REFRESH_TOKEN_PATTERN, "must be a refresh token issued by this service")
+  .openapi({ example: "kP3x0mVq1c9hV7r2Zl8yQe4nWb6tJd5sAu0iGo3fXyE" });
+
 const User = z
   .object({
     id: z.uuid(),
@@ -46,7 +55,29 @@ const User = z
   })
   .openapi("User");
 
-const Token = { accessToken: z.string(), expiresIn: z.number().int().openapi({ description: "Seconds" }) };
+const Tokens = {
+  accessToken: z.string().openapi({ description: "JWT (HS256) for the Authorization: Bearer header" }),
+  expiresIn: z.number().int().openapi({ description: "Seconds until the access token expires" }),
+  refreshToken: z.string().openapi({
+    description:
+      "Opaque and single-use: POST it to /v1/auth/refresh for a new access token and a new refresh token",
+  }),
+  refreshExpiresIn: z.number().int().openapi({ description: "Seconds until the refresh token expires" }),
+};
+
+const SessionTokens = z.object(Tokens).openapi("SessionTokens");
+
+const THROTTLED = {
+  ...problemContent("Too many failed password attempts for this account (LOGIN_THROTTLED)"),
+  headers: {
+    "Retry-After": {
+      description: "Seconds until the account may try again",
+      schema: { type: "integer" as const, minimum: 1 },
+    },
+  },
+};
+
+const UNAUTHORIZED = problemContent("Missing, invalid or expired access token, or the account is closed");
 
 const registerRoute = createRoute({
   method: "post",
@@ -66,7 +97,7 @@ const registerRoute = createRoute({
   responses: {
     201: {
       description: "Registered",
-      content: { "application/json": { schema: z.object({ user: User, ...Token }).openapi("Registered") } },
+      content: { "application/json": { schema: z.object({ user: User, ...Tokens }).openapi("Registered") } },
     },
     400: problemContent("Invalid input"),
     409: problemContent("Email already registered"),
@@ -77,28 +108,20 @@ const loginRoute = createRoute({
   method: "post",
   path: "/v1/auth/login",
   tags: ["auth"],
-  summary: "Exchange credentials for an access token",
+  summary: "Exchange credentials for an access token and a refresh token (a new session)",
   request: {
     body: {
       required: true,
       content: {
-        "application/json": {
-          schema: z.strictObject({
-            email: Email,
-            password: z.string().min(1, "must not be empty").max(1024, "must be at most 1024 characters"),
-          }),
-        },
+        "application/json": { schema: z.strictObject({ email: Email, password: PresentedPassword }) },
       },
     },
   },
   responses: {
-    200: {
-      description: "Logged in",
-      content: { "application/json": { schema: z.object(Token).openapi("Token") } },
-    },
+    200: { description: "Logged in", content: { "application/json": { schema: SessionTokens } } },
     400: problemContent("Invalid input"),
     401: problemContent("Invalid email or password"),
-    429: problemContent("Too many failed attempts; see Retry-After"),
+    429: THROTTLED,
   },
 });
 
@@ -110,7 +133,140 @@ const meRoute = createRoute({
   security: [{ bearerAuth: [] }],
   responses: {
     200: { description: "Profile", content: { "application/json": { schema: z.object({ user: User }) } } },
-    401: problemContent("Missing, invalid or expired token"),
+    401: UNAUTHORIZED,
+  },
+});
+
+const refreshTokenBody = {
+  required: true,
+  content: { "application/json": { schema: z.strictObject({ refreshToken: RefreshToken }) } },
+} as const;
+
+const refreshRoute = createRoute({
+  method: "post",
+  path: "/v1/auth/refresh",
+  tags: ["auth"],
+  summary: "Rotate a refresh token: a new access token and a new refresh token; the old one stops working",
+  description:
+    "Each refresh token works once. Presenting one that was already exchanged (a replay, or a " +
+    "second concurrent refresh with the same token) revokes its whole session: every refresh " +
+    "token descended from the same login stops working, and the client must log in again.",
+  request: { body: refreshTokenBody },
+  responses: {
+    200: { description: "Rotated", content: { "application/json": { schema: SessionTokens } } },
+    400: problemContent("Invalid input"),
+    401: problemContent("Unknown, expired, revoked or already used refresh token (INVALID_REFRESH_TOKEN)"),
+  },
+});
+
+const logoutRoute = createRoute({
+  method: "post",
+  path: "/v1/auth/logout",
+  tags: ["auth"],
+  summary: "End the session a refresh token belongs to (every refresh token of that login)",
+  description:
+    "Answers 204 whether or not the token was live (as OAuth token revocation does, RFC 7009). " +
+    "Access tokens already issued stay valid until they expire.",
+  request: { body: refreshTokenBody },
+  responses: {
+    204: { description: "The session is ended" },
+    400: problemContent("Invalid input"),
+  },
+});
+
+const updateMeRoute = createRoute({
+  method: "patch",
+  path: "/v1/users/me",
+  tags: ["users"],
+  summary: "Change the authenticated user's names",
+  security: [{ bearerAuth: [] }],
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z
+            .strictObject({ firstName: Name.optional(), lastName: Name.optional() })
+            .refine((changes) => changes.firstName !== undefined || changes.lastName !== undefined, {
+              error: "must contain firstName, lastName or both",
+            })
+            .openapi("ProfileChanges"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: {
+      description: "Updated profile",
+      content: { "application/json": { schema: z.object({ user: User }) } },
+    },
+    400: problemContent("Invalid input"),
+    401: UNAUTHORIZED,
+  },
+});
+
+const WRONG_PASSWORD_OR_UNAUTHORIZED = problemContent(
+  "Wrong password (INVALID_CREDENTIALS; counts towards the login throttle), or a missing, invalid or expired access token (UNAUTHORIZED)",
+);
+
+const changePasswordRoute = createRoute({
+  method: "post",
+  path: "/v1/users/me/password",
+  tags: ["users"],
+  summary: "Change the password; ends every session of the user (all refresh tokens revoked)",
+  description:
+    "Access tokens already issued stay valid until they expire; every refresh token of the user, " +
+    "this client's included, stops working, so the client logs in again with the new password.",
+  security: [{ bearerAuth: [] }],
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z
+            .strictObject({ currentPassword: PresentedPassword, newPassword: NewPassword })
+            .refine((body) => body.newPassword !== body.currentPassword, {
+              error: "must differ from the current password",
+              path: ["newPassword"],
+            })
+            .openapi("PasswordChange"),
+        },
+      },
+    },
+  },
+  responses: {
+    204: { description: "Password changed; every refresh token of the user is revoked" },
+    400: problemContent("Invalid input"),
+    401: WRONG_PASSWORD_OR_UNAUTHORIZED,
+    429: THROTTLED,
+  },
+});
+
+const closeRoute = createRoute({
+  method: "delete",
+  path: "/v1/users/me",
+  tags: ["users"],
+  summary: "Close the account",
+  description:
+    "The account is anonymised (the email can register again, as a new user), every session " +
+    "ends, the users service refuses the account's access tokens, and a user.closed event makes " +
+    "the wallet service close the wallet (its ledger is kept).",
+  security: [{ bearerAuth: [] }],
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.strictObject({ password: PresentedPassword }).openapi("AccountClosure"),
+        },
+      },
+    },
+  },
+  responses: {
+    204: { description: "Closed" },
+    400: problemContent("Invalid input"),
+    401: WRONG_PASSWORD_OR_UNAUTHORIZED,
+    429: THROTTLED,
   },
 });
 
@@ -130,8 +286,35 @@ export function mountUsersRoutes(
     return c.json(await service.login(email, password), 200);
   });
 
-  app.use(meRoute.path, requireAuth(tokens));
+  app.openapi(refreshRoute, async (c) => {
+    return c.json(await service.refresh(c.req.valid("json").refreshToken), 200);
+  });
+
+  app.openapi(logoutRoute, async (c) => {
+    await service.logout(c.req.valid("json").refreshToken);
+    return c.body(null, 204);
+  });
+
+  // Also matches /v1/users/me itself.
+  app.use("/v1/users/me/*", requireAuth(tokens));
+
   app.openapi(meRoute, async (c) => {
     return c.json({ user: await service.me(authenticatedUserId(c)) }, 200);
+  });
+
+  app.openapi(updateMeRoute, async (c) => {
+    const user = await service.updateProfile(authenticatedUserId(c), c.req.valid("json"));
+    return c.json({ user }, 200);
+  });
+
+  app.openapi(changePasswordRoute, async (c) => {
+    const { currentPassword, newPassword } = c.req.valid("json");
+    await service.changePassword(authenticatedUserId(c), currentPassword, newPassword);
+    return c.body(null, 204);
+  });
+
+  app.openapi(closeRoute, async (c) => {
+    await service.close(authenticatedUserId(c), c.req.valid("json").password, c.get("correlationId"));
+    return c.body(null, 204);
   });
 }

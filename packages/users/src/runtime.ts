@@ -49,13 +49,16 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
     throttle: config.loginThrottle,
     logger,
     outboxLeaseSeconds: config.outboxLeaseSeconds,
+    refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
     ...(publisher ? { publisher } : {}),
   });
 
   const app = createServiceApp({
     title: "Users API",
     version: "1.0.0",
-    description: "Registration, login (JWT HS256) and profile.",
+    description:
+      "Registration, login (JWT HS256 access tokens, rotating refresh tokens), profile, password " +
+      "change and account closure.",
     logger,
     health: { database: database.ping },
     routes: (target) => mountUsersRoutes(target, service, tokens),

@@ -8,6 +8,15 @@ describe("users configuration", () => {
     const config = loadUsersConfig({});
     expect(config.bcryptCost).toBe(10);
     expect(config.loginThrottle).toEqual({ maxFailures: 5, windowSeconds: 900, lockoutSeconds: 900 });
+    expect(config.jwt.ttlSeconds).toBe(900);
+    expect(config.refreshTokenTtlSeconds).toBe(30 * 86_400);
+  });
+
+  it("refuses a refresh token lifetime shorter than the access token's, naming it", () => {
+    expect(
+      failingVariables(() => loadUsersConfig({ JWT_TTL_SECONDS: "3600", REFRESH_TOKEN_TTL_SECONDS: "600" })),
+    ).toEqual(["REFRESH_TOKEN_TTL_SECONDS"]);
+    expect(loadUsersConfig({ REFRESH_TOKEN_TTL_SECONDS: "900" }).refreshTokenTtlSeconds).toBe(900);
   });
 
   it.each([
@@ -17,6 +26,9 @@ describe("users configuration", () => {
     ["LOGIN_LOCKOUT_SECONDS", "-5"],
     ["LOGIN_FAILURE_WINDOW_SECONDS", "1.5"],
     ["OUTBOX_LEASE_SECONDS", "99999"],
+    ["REFRESH_TOKEN_TTL_SECONDS", "59"],
+    ["REFRESH_TOKEN_TTL_SECONDS", "31536001"],
+    ["REFRESH_TOKEN_TTL_SECONDS", "30d"],
   ])("stops on %s=%s, naming it", (variable, value) => {
     expect(failingVariables(() => loadUsersConfig({ [variable]: value }))).toEqual([variable]);
   });

@@ -47,6 +47,41 @@ describe("users-api Lambda handler (API Gateway HTTP API, payload 2.0)", () => {
     expect((me.json as { user: { email: string } }).user.email).toBe(credentials.email);
   });
 
+  it("rotates a refresh token, edits the profile and closes the account (PATCH and DELETE with bodies)", async () => {
+    const credentials = { email: "lambda.close@example.com", password: "lambda-password" };
+    const registered = await invoke({
+      method: "POST",
+      path: "/v1/auth/register",
+      body: { firstName: "Lam", lastName: "Bda", ...credentials },
+    });
+    const { refreshToken } = registered.json as { refreshToken: string };
+
+    const refreshed = await invoke({ method: "POST", path: "/v1/auth/refresh", body: { refreshToken } });
+    expect(refreshed.statusCode).toBe(200);
+    const { accessToken } = refreshed.json as { accessToken: string };
+    const authorization = `Bearer ${accessToken}`;
+
+    const patched = await invoke({
+      method: "PATCH",
+      path: "/v1/users/me",
+      headers: { authorization },
+      body: { lastName: "Lambda" },
+    });
+    expect(patched.statusCode).toBe(200);
+    expect((patched.json as { user: { lastName: string } }).user.lastName).toBe("Lambda");
+
+    const closed = await invoke({
+      method: "DELETE",
+      path: "/v1/users/me",
+      headers: { authorization },
+      body: { password: credentials.password },
+    });
+    expect(closed.statusCode).toBe(204);
+    expect(closed.body).toBe("");
+    const me = await invoke({ method: "GET", path: "/v1/users/me", headers: { authorization } });
+    expect(me.statusCode).toBe(401);
+  });
+
   it("decodes a base64-encoded body as API Gateway sends binary-safe payloads", async () => {
     const response = await invoke({
       method: "POST",

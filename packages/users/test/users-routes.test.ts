@@ -100,7 +100,7 @@ describe.each(DRIVERS)("users API (%s)", (driver) => {
       expect(((await me.json()) as { user: UserBody }).user).toEqual(body.user);
     });
 
-    it("writes the user and its user.registered outbox row in one round trip", async () => {
+    it("writes the user, its user.registered outbox row and its first session in one round trip", async () => {
       statements = [];
       const response = await call("POST", "/v1/auth/register", { body: newUser() });
       expect(response.status).toBe(201);
@@ -162,7 +162,12 @@ describe.each(DRIVERS)("users API (%s)", (driver) => {
       });
       expect(response.status).toBe(200);
       const body = (await response.json()) as Record<string, unknown>;
-      expect(Object.keys(body).sort()).toEqual(["accessToken", "expiresIn"]);
+      expect(Object.keys(body).sort()).toEqual([
+        "accessToken",
+        "expiresIn",
+        "refreshExpiresIn",
+        "refreshToken",
+      ]);
     });
 
     it("answers an unknown email and a wrong password identically", async () => {
@@ -285,7 +290,15 @@ describe.each(DRIVERS)("users API (%s)", (driver) => {
       const doc = (await (await call("GET", "/openapi.json")).json()) as { openapi: string; paths: object };
       expect(doc.openapi).toBe("3.1.0");
       expect(Object.keys(doc.paths)).toEqual(
-        expect.arrayContaining(["/v1/auth/register", "/v1/auth/login", "/v1/users/me", "/health/ready"]),
+        expect.arrayContaining([
+          "/v1/auth/register",
+          "/v1/auth/login",
+          "/v1/auth/refresh",
+          "/v1/auth/logout",
+          "/v1/users/me",
+          "/v1/users/me/password",
+          "/health/ready",
+        ]),
       );
       const ui = await call("GET", "/docs");
       expect(ui.status).toBe(200);
