@@ -270,6 +270,12 @@ const closeRoute = createRoute({
   },
 });
 
+/** Descriptions of the tags the routes use, for the OpenAPI document. */
+export const USERS_TAGS = [
+  { name: "auth", description: "Accounts and sessions: registration, login, refresh token rotation, logout" },
+  { name: "users", description: "The signed-in user: profile, password and account closure" },
+];
+
 export function mountUsersRoutes(
   app: OpenAPIHono<HttpEnv<Partial<AuthVariables>>>,
   service: UsersService,

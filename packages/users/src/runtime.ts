@@ -7,7 +7,7 @@ import { createSqsClient } from "@platform/messaging/sqs";
 import { loadUsersConfig } from "./config";
 import { createPasswordHasher } from "./passwords";
 import { createUsersRepository } from "./repository";
-import { mountUsersRoutes } from "./routes";
+import { mountUsersRoutes, USERS_TAGS } from "./routes";
 import { createUsersService, type EventPublisher } from "./service";
 
 export const usersMigrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
@@ -60,6 +60,7 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
       "Registration, login (JWT HS256 access tokens, rotating refresh tokens), profile, password " +
       "change and account closure.",
     logger,
+    tags: USERS_TAGS,
     health: { database: database.ping },
     routes: (target) => mountUsersRoutes(target, service, tokens),
   });
