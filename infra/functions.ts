@@ -29,14 +29,21 @@ export const CONSUMER_TIMEOUT_SECONDS = 30;
 export const CONSUMER_BATCH_SIZE = 10;
 
 /** The user-events queue, DLQ and consumer settings, named per app and stage. */
-export function userEventsTopology(prefix: string): QueueTopology {
+export function userEventsTopology(
+  prefix: string,
+  retryTiersSeconds: readonly number[] = RETRY_TIERS_SECONDS,
+): QueueTopology {
   return buildTopology({
     prefix,
-    retryTiersSeconds: RETRY_TIERS_SECONDS,
+    retryTiersSeconds,
     consumerTimeoutSeconds: CONSUMER_TIMEOUT_SECONDS,
     batchSize: CONSUMER_BATCH_SIZE,
   });
 }
+
+/** Every function runs on this runtime and architecture (SST on AWS, and the LocalStack deploy). */
+export const LAMBDA_RUNTIME = "nodejs22.x";
+export const LAMBDA_ARCHITECTURE = "arm64";
 
 export const RELAY_SCHEDULE = "rate(1 minute)";
 
@@ -91,8 +98,12 @@ export interface Deployment {
  * (users and wallet APIs) or the event signing key (users API for the eager publish, relay,
  * provisioner, which alone also reads the secondary key of a rotation).
  */
-export function describeDeployment(prefix: string): Deployment {
-  const topology = userEventsTopology(prefix);
+export function describeDeployment(
+  prefix: string,
+  // Only the LocalStack deploy shortens the retry ladder, so its tests do not wait minutes.
+  options: { retryTiersSeconds?: readonly number[] } = {},
+): Deployment {
+  const topology = userEventsTopology(prefix, options.retryTiersSeconds);
   const logging = { LOG_LEVEL: "info" };
   // Every process that reads the messaging configuration rebuilds the topology from these, so
   // the consumer's retry ladder is the one the queue's redrive policy was built for.

@@ -1,4 +1,4 @@
-import type { FunctionSpec, LinkName } from "./functions";
+import { type FunctionSpec, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, type LinkName } from "./functions";
 
 export type Links = Readonly<
   Record<LinkName, sst.Linkable<Record<string, unknown>> | sst.Secret | sst.aws.Aurora>
@@ -12,8 +12,8 @@ export function functionArgs(spec: FunctionSpec, links: Links, queueUrls: QueueU
   );
   return {
     handler: spec.handler,
-    runtime: "nodejs22.x",
-    architecture: "arm64",
+    runtime: LAMBDA_RUNTIME,
+    architecture: LAMBDA_ARCHITECTURE,
     timeout: `${spec.timeoutSeconds} seconds`,
     memory: `${spec.memoryMb} MB`,
     link: spec.links.map((name) => links[name]),
