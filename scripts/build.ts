@@ -1,6 +1,7 @@
 /**
  * `npm run build`: bundles every Lambda entry point in functions/ into dist/<name>/index.mjs
- * (ESM, Node 22, minified, with source maps) and copies the SQL migrations next to the migrators.
+ * (ESM, Node 22, minified, with source maps) and copies the SQL migrations next to the migrators;
+ * then the LocalStack stack's container programs (the Data API emulator).
  * SST bundles the same entry points itself on deploy; this build is for inspecting sizes, for
  * LocalStack (which deploys these zips) and for the bundle smoke test.
  */
@@ -42,6 +43,26 @@ export interface BuiltFunction {
   bytes: number;
 }
 
+/** One ESM bundle for Node; pg's optional native binding is never used. */
+async function bundle(entry: string, outfile: string, external: readonly string[]): Promise<void> {
+  await build({
+    entryPoints: [path.join(root, entry)],
+    outfile,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "esm",
+    minify: true,
+    sourcemap: true,
+    legalComments: "none",
+    external: [...external, "pg-native"],
+    // Some dependencies are CommonJS and call require() for Node built-ins.
+    banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+    logLevel: "warning",
+    plugins: [englishOnlyZodLocales],
+  });
+}
+
 export async function buildFunctions(outDir = path.join(root, "dist")): Promise<BuiltFunction[]> {
   const entries = (await readdir(path.join(root, "functions")))
     .filter((file) => file.endsWith(".ts") && !file.endsWith(".test.ts"))
@@ -51,23 +72,8 @@ export async function buildFunctions(outDir = path.join(root, "dist")): Promise<
   const built: BuiltFunction[] = [];
   for (const name of entries) {
     const file = path.join(outDir, name, "index.mjs");
-    await build({
-      entryPoints: [path.join(root, "functions", `${name}.ts`)],
-      outfile: file,
-      bundle: true,
-      platform: "node",
-      target: "node20",
-      format: "esm",
-      minify: true,
-      sourcemap: true,
-      legalComments: "none",
-      // The Lambda Node.js runtime ships AWS SDK v3; pg's optional native binding is never used.
-      external: ["@aws-sdk/*", "pg-native"],
-      // Some dependencies are CommonJS and call require() for Node built-ins.
-      banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
-      logLevel: "warning",
-      plugins: [englishOnlyZodLocales],
-    });
+    // The Lambda Node.js runtime ships AWS SDK v3.
+    await bundle(path.join("functions", `${name}.ts`), file, ["@aws-sdk/*"]);
     const copy = migrations[name];
     if (copy) {
       await mkdir(path.join(outDir, name, copy.to), { recursive: true });
@@ -78,8 +84,27 @@ export async function buildFunctions(outDir = path.join(root, "dist")): Promise<
   return built;
 }
 
+/**
+ * Programs that run in containers of the LocalStack stack, not on Lambda: bundled with everything
+ * they import, so a stock `node` image runs `dist/<name>/index.mjs` without any node_modules.
+ */
+export const CONTAINER_PROGRAMS = {
+  "data-api-emulator": "packages/data-api-emulator/src/main.ts",
+} as const;
+
+export async function buildContainerPrograms(outDir = path.join(root, "dist")): Promise<BuiltFunction[]> {
+  const built: BuiltFunction[] = [];
+  for (const [name, entry] of Object.entries(CONTAINER_PROGRAMS)) {
+    const file = path.join(outDir, name, "index.mjs");
+    await rm(path.dirname(file), { recursive: true, force: true });
+    await bundle(entry, file, []);
+    built.push({ name, file, bytes: (await stat(file)).size });
+  }
+  return built;
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const built = await buildFunctions();
+  const built = [...(await buildFunctions()), ...(await buildContainerPrograms())];
   for (const fn of built) {
     process.stdout.write(
       `${fn.name.padEnd(22)} ${(fn.bytes / 1024).toFixed(1).padStart(8)} KiB  ${path.relative(root, fn.file)}\n`,
