@@ -16,7 +16,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: "suite",
-          include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts", "infra/**/*.test.ts"],
+          include: [
+            "packages/*/test/**/*.test.ts",
+            "test/**/*.test.ts",
+            "infra/**/*.test.ts",
+            "localstack/**/*.test.ts",
+          ],
           exclude: ["test/e2e/**", "**/node_modules/**"],
           // Two cores: a few files at a time keeps contention tests meaningful and the run predictable.
           maxWorkers: 3,
