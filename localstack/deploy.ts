@@ -7,15 +7,17 @@
 import { randomBytes } from "node:crypto";
 import { access, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { root } from "../scripts/e2e";
 import { DeployError, executePlan } from "./executor";
 import { planDeployment } from "./plan";
 import { CREDENTIALS, HOST_ENDPOINT, LOCALSTACK_SPEC, OUTPUTS_FILE, REGION } from "./stack";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /** 48 random bytes, base64url: far past the 32 characters the functions require on AWS. */
 const newSecret = () => randomBytes(48).toString("base64url");
