@@ -6,6 +6,7 @@ import {
   errors,
   fieldErrorsOf,
   problemContent,
+  RETRY_AFTER_HEADER,
   requireAuth,
   type TokenService,
 } from "@platform/core";
@@ -34,7 +35,7 @@ export const walletResponses = {
   401: problemContent("Missing, invalid or expired token"),
   503: {
     description: "The wallet does not exist yet; retry after Retry-After seconds (WALLET_PROVISIONING)",
-    headers: { "Retry-After": { schema: { type: "integer" as const }, description: "Seconds" } },
+    headers: RETRY_AFTER_HEADER,
     content: { "application/problem+json": { schema: Provisioning } },
   },
 };
@@ -63,6 +64,13 @@ export const amountMinor = () =>
     .positive({ error: POSITIVE_SAFE_INTEGER })
     .openapi({ description: "Minor units (cents)", example: 1250 });
 
+/**
+ * No control characters (Unicode category Cc: U+0000-U+001F, U+007F-U+009F), spelt for the
+ * OpenAPI document: JSON Schema patterns carry no flags, and the runtime's `/^\P{Cc}*$/u`
+ * written there as is would read as a pattern ending in a literal "/u", which matches nothing.
+ */
+export const NO_CONTROL_CHARACTERS_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
 const description = z
   .string({ error: "must be a string" })
   .trim()
@@ -70,6 +78,7 @@ const description = z
   .max(255, { error: "must be at most 255 characters" })
   // It ends up on statements and in support tools: no line breaks or terminal escapes.
   .regex(/^\P{Cc}*$/u, { error: "must not contain control characters" })
+  .openapi({ pattern: NO_CONTROL_CHARACTERS_PATTERN })
   .optional();
 
 const PostBody = z.strictObject({ amountMinor: amountMinor(), description }).openapi("PostingRequest");

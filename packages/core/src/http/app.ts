@@ -116,6 +116,8 @@ export function createHttpApp<Extra extends object = object>(options: HttpAppOpt
     app.doc31("/openapi.json", {
       openapi: "3.1.0",
       info: { title: options.title, version: options.version, description: options.description },
+      // Relative to the document: the host that serves it, locally, on AWS, behind any domain.
+      servers: [{ url: "/", description: "The host serving this document" }],
       ...(options.tags ? { tags: options.tags } : {}),
     });
     // Relative, so the page also finds its document when a gateway serves it under a prefix.

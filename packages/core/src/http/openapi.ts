@@ -13,6 +13,14 @@ export const ProblemSchema = z
   })
   .openapi("Problem");
 
+/** The header a 429 or a retryable 503 carries: how many seconds to wait before trying again. */
+export const RETRY_AFTER_HEADER = {
+  "Retry-After": {
+    schema: { type: "integer" as const, minimum: 0 },
+    description: "Seconds to wait before retrying",
+  },
+};
+
 /** An OpenAPI response entry for an error answered as application/problem+json. */
 export const problemContent = (description: string) => ({
   description,
