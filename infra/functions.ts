@@ -98,6 +98,9 @@ export interface Deployment {
  * (users and wallet APIs) or the event signing key (users API for the eager publish, relay,
  * provisioner, which alone also reads the secondary key of a rotation).
  */
+/** Swagger UI's files travel with each API function; SWAGGER_UI_DIR tells the code where. */
+export const SWAGGER_UI_FILES = ["swagger-ui-bundle.js", "swagger-ui.css"] as const;
+
 export function describeDeployment(
   prefix: string,
   // Only the LocalStack deploy shortens the retry ladder, so its tests do not wait minutes.
@@ -105,6 +108,11 @@ export function describeDeployment(
 ): Deployment {
   const topology = userEventsTopology(prefix, options.retryTiersSeconds);
   const logging = { LOG_LEVEL: "info" };
+  const http = { SWAGGER_UI_DIR: "swagger-ui" };
+  const swaggerUi = SWAGGER_UI_FILES.map((file) => ({
+    from: `node_modules/swagger-ui-dist/${file}`,
+    to: `${http.SWAGGER_UI_DIR}/${file}`,
+  }));
   // Every process that reads the messaging configuration rebuilds the topology from these, so
   // the consumer's retry ladder is the one the queue's redrive policy was built for.
   const messaging = {
@@ -125,7 +133,8 @@ export function describeDeployment(
         timeoutSeconds: API_TIMEOUT_SECONDS,
         // bcrypt is CPU-bound and Lambda's CPU share grows with memory.
         memoryMb: 1024,
-        environment: { ...logging, ...messaging },
+        environment: { ...logging, ...messaging, ...http },
+        copyFiles: swaggerUi,
       },
       walletApi: {
         name: "WalletApi",
@@ -133,7 +142,8 @@ export function describeDeployment(
         links: ["WalletDatabase", "JwtPrivateKey"],
         timeoutSeconds: API_TIMEOUT_SECONDS,
         memoryMb: 512,
-        environment: { ...logging, WALLET_READY_RETRY_SECONDS: "2" },
+        environment: { ...logging, WALLET_READY_RETRY_SECONDS: "2", ...http },
+        copyFiles: swaggerUi,
       },
       outboxRelay: {
         name: "OutboxRelay",
@@ -188,6 +198,7 @@ export const API_ROUTES: readonly { route: string; target: "usersApi" | "walletA
   // One API, one root: the users service answers for the platform's health and documentation.
   { route: "GET /health/{proxy+}", target: "usersApi" },
   { route: "GET /docs", target: "usersApi" },
+  { route: "GET /docs/{proxy+}", target: "usersApi" },
   { route: "GET /openapi.json", target: "usersApi" },
   { route: "GET /v1/transactions", target: "walletApi" },
   // `{proxy+}` needs at least one more segment: the combined route needs its own entry.

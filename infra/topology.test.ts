@@ -32,6 +32,7 @@ import {
   oldestMessageAlarmSeconds,
   RETAINED_IN_PRODUCTION,
   retainedResourceTypes,
+  SWAGGER_UI_FILES,
 } from "./functions";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -226,15 +227,30 @@ describe("functions", () => {
   });
 
   it.each(entries.filter(([, spec]) => spec.copyFiles))(
-    "%s: ships its migrations where *_MIGRATIONS_DIR points",
+    "%s: ships the files its *_DIR variables point at",
     (_key, spec) => {
-      const [copy] = spec.copyFiles ?? [];
-      expect(copy).toBeDefined();
-      expect(existsSync(path.join(root, String(copy?.from), "meta", "_journal.json"))).toBe(true);
-      const variable = Object.keys(spec.environment).find((name) => name.endsWith("_MIGRATIONS_DIR"));
-      expect(variable && spec.environment[variable]).toBe(copy?.to);
+      const copies = spec.copyFiles ?? [];
+      for (const copy of copies) expect(existsSync(path.join(root, copy.from)), copy.from).toBe(true);
+      const directories = Object.entries(spec.environment).filter(([name]) => name.endsWith("_DIR"));
+      expect(directories.length).toBeGreaterThan(0);
+      for (const [name, directory] of directories) {
+        const shipped = copies.filter((copy) => copy.to === directory || copy.to.startsWith(`${directory}/`));
+        expect(shipped.length, name).toBeGreaterThan(0);
+      }
+      const migrations = copies.find((copy) => copy.from.endsWith("/drizzle"));
+      if (migrations)
+        expect(existsSync(path.join(root, migrations.from, "meta", "_journal.json"))).toBe(true);
     },
   );
+
+  it("gives both APIs Swagger UI's files from the pinned npm package", () => {
+    for (const spec of [functions.usersApi, functions.walletApi]) {
+      expect(spec.environment.SWAGGER_UI_DIR).toBe("swagger-ui");
+      expect(spec.copyFiles?.map((copy) => copy.to).sort()).toEqual(
+        SWAGGER_UI_FILES.map((file) => `swagger-ui/${file}`).sort(),
+      );
+    }
+  });
 
   it("runs the outbox relay for less time than a claimed row stays leased", () => {
     const lease = Number(functions.outboxRelay.environment.OUTBOX_LEASE_SECONDS);
@@ -340,6 +356,8 @@ describe("HTTP API", () => {
     ["GET", "/health/ready", "usersApi"],
     ["GET", "/docs", "usersApi"],
     ["GET", "/openapi.json", "usersApi"],
+    ["GET", "/docs/swagger-ui-bundle.js", "usersApi"],
+    ["GET", "/docs/swagger-initializer.js", "usersApi"],
     ["POST", "/v1/transactions/credit", "walletApi"],
     ["POST", "/v1/transactions/debit", "walletApi"],
     ["GET", "/v1/transactions", "walletApi"],
@@ -353,6 +371,7 @@ describe("HTTP API", () => {
     ["GET", "/wallet/health/ready", "walletApi"],
     ["GET", "/wallet/docs", "walletApi"],
     ["GET", "/wallet/openapi.json", "walletApi"],
+    ["GET", "/wallet/docs/swagger-ui.css", "walletApi"],
   ];
 
   it("routes the prefix the wallet's Lambda handler strips", () => {

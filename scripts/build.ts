@@ -1,7 +1,8 @@
 /**
  * `npm run build`: bundles every Lambda entry point in functions/ into dist/<name>/index.mjs
- * (ESM, Node 22, minified, with source maps) and copies the SQL migrations next to the migrators;
- * then the LocalStack stack's container programs (the Data API emulator).
+ * (ESM, Node 22, minified, with source maps) and copies next to each the files the deployment
+ * table gives it (infra/functions.ts `copyFiles`: the SQL migrations, Swagger UI's files); then
+ * the LocalStack stack's container programs (the Data API emulator).
  * SST bundles the same entry points itself on deploy; this build is for inspecting sizes, for
  * LocalStack (which deploys these zips) and for the bundle smoke test.
  */
@@ -9,14 +10,17 @@ import { cp, mkdir, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
+import { describeDeployment } from "../infra/functions";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-/** Migration folders each migrator needs, at the path its *_MIGRATIONS_DIR points to. */
-const migrations: Record<string, { from: string; to: string }> = {
-  "users-migrator": { from: "packages/users/drizzle", to: "drizzle/users" },
-  "wallet-migrator": { from: "packages/wallet/drizzle", to: "drizzle/wallet" },
-};
+/** The files each function carries, by entry name, as SST copies them on deploy. */
+const copiedFiles = new Map(
+  Object.values(describeDeployment("build").functions).map((spec) => [
+    path.basename(spec.entry, ".ts"),
+    spec.copyFiles ?? [],
+  ]),
+);
 
 /**
  * zod's classic API re-exports every locale (~60 of them, most of zod's bundle weight) although
@@ -74,10 +78,10 @@ export async function buildFunctions(outDir = path.join(root, "dist")): Promise<
     const file = path.join(outDir, name, "index.mjs");
     // The Lambda Node.js runtime ships AWS SDK v3.
     await bundle(path.join("functions", `${name}.ts`), file, ["@aws-sdk/*"]);
-    const copy = migrations[name];
-    if (copy) {
-      await mkdir(path.join(outDir, name, copy.to), { recursive: true });
-      await cp(path.join(root, copy.from), path.join(outDir, name, copy.to), { recursive: true });
+    for (const copy of copiedFiles.get(name) ?? []) {
+      const target = path.join(outDir, name, copy.to);
+      await mkdir(path.dirname(target), { recursive: true });
+      await cp(path.join(root, copy.from), target, { recursive: true });
     }
     built.push({ name, file, bytes: (await stat(file)).size });
   }

@@ -47,6 +47,8 @@ describe("npm run build", () => {
         LOG_LEVEL: "silent",
         USERS_DATABASE_URL: "postgres://nobody:none@127.0.0.1:9/users",
         WALLET_DATABASE_URL: "postgres://nobody:none@127.0.0.1:9/wallet",
+        // Where the build put Swagger UI's files, as SWAGGER_UI_DIR=swagger-ui does on Lambda.
+        SWAGGER_UI_DIR: path.join(path.dirname(bundle.file), "swagger-ui"),
       });
       try {
         const module = (await import(pathToFileURL(bundle.file).href)) as {
@@ -58,6 +60,22 @@ describe("npm run build", () => {
         );
         expect(result.statusCode).toBe(200);
         expect(JSON.parse(result.body ?? "{}")).toEqual({ status: "ok" });
+        // Swagger UI from the files copied next to the bundle, with no node_modules to fall back on.
+        const docs = name === "wallet-api" ? "/wallet/docs" : "/docs";
+        for (const file of ["swagger-ui-bundle.js", "swagger-ui.css", "swagger-initializer.js"]) {
+          const asset = await module.handler(
+            apiGatewayV2Event({
+              method: "GET",
+              path: `${docs}/${file}`,
+              headers: { "accept-encoding": "gzip" },
+            }),
+            lambdaContext(name),
+          );
+          expect(asset.statusCode, file).toBe(200);
+          // Compressed, hence base64 through API Gateway.
+          expect(asset.headers?.["content-encoding"], file).toBe("gzip");
+          expect(asset.isBase64Encoded, file).toBe(true);
+        }
       } finally {
         process.env = saved;
       }

@@ -104,17 +104,29 @@ export function loadEventSigningConfig(source: Env): EventSigningConfig {
   };
 }
 
+/** Where the HTTP layer finds what it serves besides the routes. */
+export interface HttpConfig {
+  /** Swagger UI's files (swagger-ui-dist); unset: the npm package next to the code. */
+  swaggerUiDir: string | undefined;
+}
+
+export function loadHttpConfig(source: Env): HttpConfig {
+  const paths = parseEnv(z.object({ SWAGGER_UI_DIR: env.string().optional() }), source);
+  return { swaggerUiDir: paths.SWAGGER_UI_DIR };
+}
+
 /**
- * What every HTTP service reads: log level, the JWT settings and its own variables, with all
- * faults reported together.
+ * What every HTTP service reads: log level, the JWT settings, the HTTP layer's settings and its
+ * own variables, with all faults reported together.
  */
 export function loadHttpServiceConfig<S extends z.ZodObject>(
   source: Env,
   own: S,
-): { logLevel: LogLevel; jwt: TokenServiceOptions; own: z.output<S> } {
+): { logLevel: LogLevel; jwt: TokenServiceOptions; http: HttpConfig; own: z.output<S> } {
   return loadAll({
     logLevel: () => loadLogLevel(source),
     jwt: () => loadJwtConfig(source),
+    http: () => loadHttpConfig(source),
     own: () => parseEnv(own, source),
   });
 }

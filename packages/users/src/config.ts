@@ -5,7 +5,7 @@ export type UsersConfig = ReturnType<typeof loadUsersConfig>;
 
 /** Service settings; the database coordinates are read separately, only when a handle is opened. */
 export function loadUsersConfig(source: Env) {
-  const { own, logLevel, jwt } = loadHttpServiceConfig(
+  const { own, logLevel, jwt, http } = loadHttpServiceConfig(
     source,
     z.object({
       // Cost 10 is the floor: lower would make offline guessing of leaked hashes cheap.
@@ -29,6 +29,7 @@ export function loadUsersConfig(source: Env) {
   return {
     logLevel,
     jwt,
+    http,
     bcryptCost: own.BCRYPT_COST,
     loginThrottle: {
       maxFailures: own.LOGIN_MAX_FAILURES,

@@ -61,6 +61,7 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
       "change and account closure.",
     logger,
     tags: USERS_TAGS,
+    http: config.http,
     health: { database: database.ping },
     routes: (target) => mountUsersRoutes(target, service, tokens),
   });

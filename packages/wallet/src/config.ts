@@ -8,7 +8,7 @@ export type WalletConfig = WalletServiceConfig & { database: DatabaseConfig };
 
 /** The wallet's own settings, without database coordinates (for runtimes handed a database). */
 export function loadWalletServiceConfig(source: Env) {
-  const { own, logLevel, jwt } = loadHttpServiceConfig(
+  const { own, logLevel, jwt, http } = loadHttpServiceConfig(
     source,
     z.object({
       WALLET_READY_RETRY_SECONDS: env.integer({ min: 1, max: 3600, default: 2 }),
@@ -20,6 +20,7 @@ export function loadWalletServiceConfig(source: Env) {
   return {
     logLevel,
     jwt,
+    http,
     readyRetrySeconds: own.WALLET_READY_RETRY_SECONDS,
     cursorKey: own.CURSOR_SIGNING_KEY
       ? Buffer.from(own.CURSOR_SIGNING_KEY, "utf8")

@@ -44,6 +44,7 @@ export function createWalletRuntime(env: Env, overrides: WalletRuntimeOverrides 
       "wallet route answers 503 with Retry-After until the wallet is provisioned.",
     tags: [...WALLET_TAGS, ...CHALLENGE_TAGS],
     logger,
+    http: config.http,
     health: { database: database.ping },
     routes: (target) => {
       mountWalletRoutes(target, service, tokens);

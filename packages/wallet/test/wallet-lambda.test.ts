@@ -155,7 +155,13 @@ describe("wallet-api Lambda handler (API Gateway HTTP API, payload 2.0)", () => 
     expect(Object.keys((doc.json as { paths: object }).paths)).toContain("/v1/balance");
     const ui = await invoke({ method: "GET", path: "/wallet/docs" });
     expect(ui.statusCode).toBe(200);
-    expect(ui.body).toContain("./openapi.json");
+    // Relative links, so /wallet/docs loads /wallet/docs/… and then /wallet/openapi.json.
+    expect(ui.body).toContain('src="docs/swagger-ui-bundle.js"');
+    const start = await invoke({ method: "GET", path: "/wallet/docs/swagger-initializer.js" });
+    expect(start.body).toContain('url: "./openapi.json"');
+    const bundle = await invoke({ method: "GET", path: "/wallet/docs/swagger-ui-bundle.js" });
+    expect(bundle.statusCode).toBe(200);
+    expect(bundle.headers["content-type"]).toMatch(/^text\/javascript/);
     // The API's own routes are untouched.
     expect((await invoke({ method: "GET", path: "/v1/balance" })).statusCode).toBe(401);
   });

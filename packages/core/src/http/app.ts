@@ -1,12 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import type { z } from "zod";
+import type { HttpConfig } from "../common-config";
 import { AppError, errors, type FieldError } from "../errors";
 import { type Logger, withLogContext } from "../logger";
+import { mountSwaggerUi } from "./docs";
 import { type HealthCheck, mountHealth } from "./health";
 import { problemResponse, toAppError } from "./problem";
 
@@ -24,9 +25,27 @@ export interface HttpAppOptions {
   /** Descriptions of the OpenAPI tags the routes use, in the order the docs should list them. */
   tags?: { name: string; description: string }[];
   logger: Logger;
+  /** Where Swagger UI's files are (`loadHttpConfig`). */
+  http: HttpConfig;
   /** Largest accepted request body; larger ones get 413 before any parsing. */
   maxBodyBytes?: number;
 }
+
+/**
+ * An API answers JSON only: nothing in a response may load, run or frame anything (OWASP's REST
+ * guidance). The docs page sets its own policy, which allows what Swagger UI needs from this
+ * origin (see docs.ts).
+ */
+export const API_CONTENT_SECURITY_POLICY = { defaultSrc: ["'none'"], frameAncestors: ["'none'"] };
+
+/**
+ * Responses carry tokens, balances and ledgers: no cache, shared or private, may keep them. A
+ * route that can be cached (Swagger UI's files) says so itself.
+ */
+const noStoreByDefault: MiddlewareHandler = async (c, next) => {
+  await next();
+  if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
+};
 
 /** Accepts a caller's id only if it is a short, printable token: it ends up in every log line. */
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -52,7 +71,7 @@ export function fieldErrorsOf(error: z.ZodError, target?: string): FieldError[] 
 
 /**
  * A Hono app with the platform's HTTP conventions: request and correlation ids, access log,
- * secure headers, body limit, problem+json errors (including validation and 404), OpenAPI 3.1 at
+ * secure headers with a Content-Security-Policy, no caching by default, body limit, problem+json errors (including validation and 404), OpenAPI 3.1 at
  * /openapi.json and Swagger UI at /docs. Both services are built on it, so they behave alike.
  */
 export function createHttpApp<Extra extends object = object>(options: HttpAppOptions) {
@@ -87,7 +106,16 @@ export function createHttpApp<Extra extends object = object>(options: HttpAppOpt
 
   // Typed against the base variables; Extra only adds keys, so the cast is sound.
   app.use("*", context as unknown as MiddlewareHandler<HttpEnv<Extra>>);
-  app.use("*", secureHeaders());
+  app.use(
+    "*",
+    secureHeaders({
+      contentSecurityPolicy: API_CONTENT_SECURITY_POLICY,
+      xFrameOptions: "DENY",
+      // A route that sets its own header (the docs page's policy) keeps it.
+      overwrite: false,
+    }),
+  );
+  app.use("*", noStoreByDefault);
   app.use(
     "*",
     bodyLimit({
@@ -120,8 +148,7 @@ export function createHttpApp<Extra extends object = object>(options: HttpAppOpt
       servers: [{ url: "/", description: "The host serving this document" }],
       ...(options.tags ? { tags: options.tags } : {}),
     });
-    // Relative, so the page also finds its document when a gateway serves it under a prefix.
-    app.get("/docs", swaggerUI({ url: "./openapi.json", title: options.title }));
+    mountSwaggerUi(app, { title: options.title, assetsDir: options.http.swaggerUiDir });
   };
 
   return { app, mountDocs };
