@@ -29,7 +29,9 @@ export default $config({
 
     // First: it applies only to resources created after it.
     retainStatefulResources($app.stage);
-    const { topology, functions } = describeDeployment(`${$app.name}-${$app.stage}`);
+    const { topology, functions } = describeDeployment(`${$app.name}-${$app.stage}`, {
+      corsAllowedOrigins: process.env.CORS_ALLOWED_ORIGINS,
+    });
     const vpc = createNetwork();
     const secrets = createSecrets();
     const databases = createDatabases(vpc);

@@ -5,6 +5,7 @@
  * on the same data. It must stay free of SST globals (`sst`, `aws`, `$app`) so the test can import
  * it without the SST runtime.
  */
+import { loadCorsConfig } from "../packages/core/src/common-config";
 import { buildTopology, ladderLength, type QueueTopology } from "../packages/messaging/src/topology";
 
 /** Names of the linkable resources; functions/_shared/aws-env.ts maps each to variables. */
@@ -101,14 +102,26 @@ export interface Deployment {
 /** Swagger UI's files travel with each API function; SWAGGER_UI_DIR tells the code where. */
 export const SWAGGER_UI_FILES = ["swagger-ui-bundle.js", "swagger-ui.css"] as const;
 
-export function describeDeployment(
-  prefix: string,
-  // Only the LocalStack deploy shortens the retry ladder, so its tests do not wait minutes.
-  options: { retryTiersSeconds?: readonly number[] } = {},
-): Deployment {
-  const topology = userEventsTopology(prefix, options.retryTiersSeconds);
+/** What a deployment may be given beyond its name. */
+export interface DeploymentSettings {
+  /** Only the LocalStack deploy shortens the retry ladder, so its tests do not wait minutes. */
+  retryTiersSeconds?: readonly number[];
+  /**
+   * CORS_ALLOWED_ORIGINS for both APIs, as `sst deploy` reads it from its environment; unset or
+   * empty: no browser origin may call them.
+   */
+  corsAllowedOrigins?: string | undefined;
+}
+
+export function describeDeployment(prefix: string, settings: DeploymentSettings = {}): Deployment {
+  const topology = userEventsTopology(prefix, settings.retryTiersSeconds);
   const logging = { LOG_LEVEL: "info" };
-  const http = { SWAGGER_UI_DIR: "swagger-ui" };
+  // Validated here too, so a bad value fails the deploy, naming the variable, not the cold start.
+  const cors = loadCorsConfig({ CORS_ALLOWED_ORIGINS: settings.corsAllowedOrigins });
+  const http = {
+    SWAGGER_UI_DIR: "swagger-ui",
+    ...(cors.allowedOrigins.length > 0 ? { CORS_ALLOWED_ORIGINS: cors.allowedOrigins.join(",") } : {}),
+  };
   const swaggerUi = SWAGGER_UI_FILES.map((file) => ({
     from: `node_modules/swagger-ui-dist/${file}`,
     to: `${http.SWAGGER_UI_DIR}/${file}`,
@@ -214,6 +227,9 @@ export const API_ROUTES: readonly { route: string; target: "usersApi" | "walletA
   // The wallet's own health and docs, under a prefix its Lambda handler removes
   // (WALLET_OPERATIONS_PREFIX in packages/wallet/src/lambda.ts).
   { route: "GET /wallet/{proxy+}", target: "walletApi" },
+  // CORS preflights, for every path: API Gateway's own CORS is off (infra/api.ts), so the apps
+  // answer them, before authentication. Both apps read the same CORS settings; one answers.
+  { route: "OPTIONS /{proxy+}", target: "usersApi" },
 ];
 
 /**

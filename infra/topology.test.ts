@@ -252,6 +252,21 @@ describe("functions", () => {
     }
   });
 
+  it("closes CORS unless origins are given at deploy time, and refuses a wildcard there", () => {
+    for (const spec of [functions.usersApi, functions.walletApi]) {
+      expect(spec.environment.CORS_ALLOWED_ORIGINS).toBeUndefined();
+    }
+    const open = describeDeployment("users-wallet-platform-ci", {
+      corsAllowedOrigins: "https://app.example.com, https://admin.example.com",
+    }).functions;
+    const allowed = ["https://app.example.com", "https://admin.example.com"];
+    expect(loadUsersConfig(deployedEnv(open.usersApi)).http.cors.allowedOrigins).toEqual(allowed);
+    expect(loadWalletConfig(deployedEnv(open.walletApi)).http.cors.allowedOrigins).toEqual(allowed);
+    expect(() => describeDeployment("users-wallet-platform-ci", { corsAllowedOrigins: "*" })).toThrow(
+      /CORS_ALLOWED_ORIGINS/,
+    );
+  });
+
   it("runs the outbox relay for less time than a claimed row stays leased", () => {
     const lease = Number(functions.outboxRelay.environment.OUTBOX_LEASE_SECONDS);
     expect(lease).toBeGreaterThan(functions.outboxRelay.timeoutSeconds);
@@ -372,6 +387,9 @@ describe("HTTP API", () => {
     ["GET", "/wallet/docs", "walletApi"],
     ["GET", "/wallet/openapi.json", "walletApi"],
     ["GET", "/wallet/docs/swagger-ui.css", "walletApi"],
+    // CORS preflights, for the users' and the wallet's paths alike.
+    ["OPTIONS", "/v1/users/me", "usersApi"],
+    ["OPTIONS", "/v1/transactions/credit", "usersApi"],
   ];
 
   it("routes the prefix the wallet's Lambda handler strips", () => {

@@ -104,15 +104,66 @@ export function loadEventSigningConfig(source: Env): EventSigningConfig {
   };
 }
 
-/** Where the HTTP layer finds what it serves besides the routes. */
+export interface CorsConfig {
+  /** Exact origins (`https://app.example.com`) allowed to call the API from a browser; none by default. */
+  allowedOrigins: readonly string[];
+  /** How long a browser may cache a preflight answer. */
+  maxAgeSeconds: number;
+}
+
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text);
+    // The URL parser lets `*` through in a host name; an origin here is one exact host.
+    const host = /^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/i.test(url.hostname);
+    return (url.protocol === "https:" || url.protocol === "http:") && host && url.origin === text;
+  } catch {
+    return false;
+  }
+}
+
+const ORIGINS_EXPECTED =
+  "expected comma-separated origins such as https://app.example.com (scheme, host and port only; no wildcard)";
+
+/**
+ * Which browser origins may call the API (CORS). Closed unless origins are listed: the API serves
+ * money, so no wildcard, and credentials (bearer tokens) are never sent by the browser on its own.
+ */
+export function loadCorsConfig(source: Env): CorsConfig {
+  const parsed = parseEnv(
+    z.object({
+      CORS_ALLOWED_ORIGINS: z
+        .string()
+        .optional()
+        .transform((text, ctx) => {
+          const origins = (text ?? "")
+            .split(",")
+            .map((origin) => origin.trim())
+            .filter(Boolean);
+          if (origins.every(isOrigin)) return [...new Set(origins)];
+          ctx.addIssue({ code: "custom", message: ORIGINS_EXPECTED });
+          return z.NEVER;
+        }),
+      CORS_MAX_AGE_SECONDS: env.integer({ min: 0, max: 86_400, default: 600 }),
+    }),
+    source,
+  );
+  return { allowedOrigins: parsed.CORS_ALLOWED_ORIGINS, maxAgeSeconds: parsed.CORS_MAX_AGE_SECONDS };
+}
+
+/** Where the HTTP layer finds what it serves besides the routes, and who may call it. */
 export interface HttpConfig {
+  cors: CorsConfig;
   /** Swagger UI's files (swagger-ui-dist); unset: the npm package next to the code. */
   swaggerUiDir: string | undefined;
 }
 
 export function loadHttpConfig(source: Env): HttpConfig {
-  const paths = parseEnv(z.object({ SWAGGER_UI_DIR: env.string().optional() }), source);
-  return { swaggerUiDir: paths.SWAGGER_UI_DIR };
+  const { cors, paths } = loadAll({
+    cors: () => loadCorsConfig(source),
+    paths: () => parseEnv(z.object({ SWAGGER_UI_DIR: env.string().optional() }), source),
+  });
+  return { cors, swaggerUiDir: paths.SWAGGER_UI_DIR };
 }
 
 /**

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { failingVariables } from "../../../test/support/config";
-import { eventSigningKeyId, loadEventSigningConfig, loadJwtConfig, loadLogLevel } from "../src/common-config";
+import {
+  eventSigningKeyId,
+  loadCorsConfig,
+  loadEventSigningConfig,
+  loadHttpConfig,
+  loadJwtConfig,
+  loadLogLevel,
+} from "../src/common-config";
 
 const onAws = { AWS_LAMBDA_FUNCTION_NAME: "users-api" };
 
@@ -91,6 +98,44 @@ describe("shared configuration", () => {
         return;
       }
       throw new Error("expected a ConfigError");
+    });
+  });
+
+  describe("CORS", () => {
+    it("is closed unless origins are listed", () => {
+      expect(loadCorsConfig({})).toEqual({ allowedOrigins: [], maxAgeSeconds: 600 });
+    });
+
+    it("takes exact origins, comma-separated", () => {
+      expect(
+        loadCorsConfig({
+          CORS_ALLOWED_ORIGINS: " https://app.example.com, http://localhost:5173 ,https://app.example.com",
+          CORS_MAX_AGE_SECONDS: "7200",
+        }),
+      ).toEqual({
+        allowedOrigins: ["https://app.example.com", "http://localhost:5173"],
+        maxAgeSeconds: 7200,
+      });
+    });
+
+    it.each([
+      ["*"],
+      ["https://*.example.com"],
+      ["https://app.example.com/"],
+      ["https://app.example.com/path"],
+      ["app.example.com"],
+      ["ftp://app.example.com"],
+      ["https://app.example.com,null"],
+    ])("refuses %j, naming CORS_ALLOWED_ORIGINS", (value) => {
+      expect(failingVariables(() => loadCorsConfig({ CORS_ALLOWED_ORIGINS: value }))).toEqual([
+        "CORS_ALLOWED_ORIGINS",
+      ]);
+    });
+
+    it("reports a bad max age together with a bad origin list", () => {
+      expect(
+        failingVariables(() => loadHttpConfig({ CORS_ALLOWED_ORIGINS: "*", CORS_MAX_AGE_SECONDS: "-1" })),
+      ).toEqual(["CORS_ALLOWED_ORIGINS", "CORS_MAX_AGE_SECONDS"]);
     });
   });
 

@@ -1,8 +1,10 @@
+import { randomUUID } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { DOCS_CONTENT_SECURITY_POLICY } from "../src/http/docs";
 import {
   authenticatedUserId,
+  type CorsConfig,
   createLogger,
   createServiceApp,
   createTokenService,
@@ -15,15 +17,16 @@ const tokens = createTokenService({
   audience: "urn:test:aud",
   ttlSeconds: 60,
 });
+const APP_ORIGIN = "https://app.example.com";
 
 /** A service app as the users and wallet services build theirs, with one open and one guarded route. */
-function service(swaggerUiDir?: string) {
+function service(cors: CorsConfig = { allowedOrigins: [], maxAgeSeconds: 600 }, swaggerUiDir?: string) {
   const lines: string[] = [];
   const app = createServiceApp({
     title: "Test <API>",
     version: "1.0.0",
     logger: createLogger({ level: "error", write: (line) => lines.push(line) }),
-    http: { swaggerUiDir },
+    http: { cors, swaggerUiDir },
     health: {},
     routes: (target) => {
       target.post("/v1/token", (c) => c.json({ accessToken: "token", expiresIn: 60 }, 200));
@@ -33,6 +36,76 @@ function service(swaggerUiDir?: string) {
   });
   return { app, lines };
 }
+
+const preflight = (origin: string) => ({
+  method: "OPTIONS",
+  headers: {
+    origin,
+    "access-control-request-method": "GET",
+    "access-control-request-headers": "authorization",
+  },
+});
+
+const corsHeaders = (response: Response) =>
+  [...response.headers.keys()].filter((name) => name.startsWith("access-control-"));
+
+describe("CORS", () => {
+  const open = service({ allowedOrigins: [APP_ORIGIN, "http://localhost:5173"], maxAgeSeconds: 900 }).app;
+
+  it("answers a configured origin's preflight before authentication", async () => {
+    const response = await open.request("/v1/private", preflight(APP_ORIGIN));
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+    expect(response.headers.get("access-control-allow-methods")).toBe("GET,POST");
+    expect(response.headers.get("access-control-allow-headers")?.split(",")).toEqual(
+      expect.arrayContaining(["Authorization", "Content-Type", "Idempotency-Key"]),
+    );
+    expect(response.headers.get("access-control-max-age")).toBe("900");
+    expect(response.headers.get("vary")).toContain("Origin");
+  });
+
+  it("lets a configured origin read the response and the headers a client needs", async () => {
+    const { accessToken } = await tokens.issue(randomUUID());
+    const response = await open.request("/v1/private", {
+      headers: { origin: APP_ORIGIN, authorization: `Bearer ${accessToken}` },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+    expect(response.headers.get("access-control-expose-headers")?.split(",")).toEqual(
+      expect.arrayContaining(["Retry-After", "Idempotent-Replayed", "X-Request-Id"]),
+    );
+    expect(response.headers.get("vary")).toContain("Origin");
+    // Never credentials mode: the API authenticates with a bearer token, not cookies.
+    expect(response.headers.get("access-control-allow-credentials")).toBeNull();
+  });
+
+  it("gives any other origin nothing: a bare 204 to its preflight, no CORS header on responses", async () => {
+    const refused = await open.request("/v1/private", preflight("https://evil.example"));
+    expect(refused.status).toBe(204);
+    expect(corsHeaders(refused)).toEqual([]);
+    const response = await open.request("/health/live", { headers: { origin: "https://evil.example" } });
+    expect(response.status).toBe(200);
+    expect(corsHeaders(response)).toEqual([]);
+  });
+
+  it("is closed by default: no origin gets a CORS header", async () => {
+    const closed = service().app;
+    for (const origin of [APP_ORIGIN, "null", "http://localhost:3000"]) {
+      const answer = await closed.request("/v1/private", preflight(origin));
+      expect(answer.status).toBe(204);
+      expect(corsHeaders(answer)).toEqual([]);
+      expect(answer.headers.get("vary")).toBeNull();
+    }
+    const response = await closed.request("/health/live", { headers: { origin: APP_ORIGIN } });
+    expect(corsHeaders(response)).toEqual([]);
+  });
+
+  it("still authenticates the real request after a preflight", async () => {
+    const response = await open.request("/v1/private", { headers: { origin: APP_ORIGIN } });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+  });
+});
 
 describe("security headers", () => {
   const { app } = service();
@@ -128,7 +201,7 @@ describe("Swagger UI at /docs", () => {
   });
 
   it("answers a 500 problem, and logs why, when its files are missing", async () => {
-    const broken = service("/nonexistent/swagger-ui");
+    const broken = service(undefined, "/nonexistent/swagger-ui");
     expect((await broken.app.request("/docs")).status).toBe(200);
     const asset = await broken.app.request("/docs/swagger-ui.css");
     expect(asset.status).toBe(500);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
 import { createUsersRuntime, type UsersRuntime, usersMigrationsFolder } from "../src/index";
 
-// The headers the users service answers with, built from the environment as in production.
+// The headers the users service answers with, configured from the environment as in production.
 let testDb: TestDatabase;
 const runtimes: UsersRuntime[] = [];
 
@@ -46,5 +46,36 @@ describe("users responses that carry tokens", () => {
     expect(login.status).toBe(200);
     expect(login.headers.get("cache-control")).toBe("no-store");
     expect(login.headers.get("content-security-policy")).toBe("default-src 'none'; frame-ancestors 'none'");
+  });
+});
+
+describe("CORS from the environment", () => {
+  const preflight = (origin: string) => ({
+    method: "OPTIONS",
+    headers: {
+      origin,
+      "access-control-request-method": "GET",
+      "access-control-request-headers": "authorization",
+    },
+  });
+
+  it("answers a listed origin's preflight to an authenticated route with 204, not 401", async () => {
+    const app = users({ CORS_ALLOWED_ORIGINS: "https://app.example.com", CORS_MAX_AGE_SECONDS: "120" });
+    const response = await app.request("/v1/users/me", preflight("https://app.example.com"));
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    expect(response.headers.get("access-control-max-age")).toBe("120");
+  });
+
+  it("is closed without CORS_ALLOWED_ORIGINS", async () => {
+    const response = await users().request("/v1/users/me", preflight("https://app.example.com"));
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("stops start-up on a wildcard, naming the variable", () => {
+    expect(() => users({ CORS_ALLOWED_ORIGINS: "*" })).toThrow(
+      /CORS_ALLOWED_ORIGINS: expected comma-separated origins/,
+    );
   });
 });

@@ -7,6 +7,7 @@ import type { z } from "zod";
 import type { HttpConfig } from "../common-config";
 import { AppError, errors, type FieldError } from "../errors";
 import { type Logger, withLogContext } from "../logger";
+import { corsMiddleware } from "./cors";
 import { mountSwaggerUi } from "./docs";
 import { type HealthCheck, mountHealth } from "./health";
 import { problemResponse, toAppError } from "./problem";
@@ -25,7 +26,7 @@ export interface HttpAppOptions {
   /** Descriptions of the OpenAPI tags the routes use, in the order the docs should list them. */
   tags?: { name: string; description: string }[];
   logger: Logger;
-  /** Where Swagger UI's files are (`loadHttpConfig`). */
+  /** CORS and where Swagger UI's files are (`loadHttpConfig`). */
   http: HttpConfig;
   /** Largest accepted request body; larger ones get 413 before any parsing. */
   maxBodyBytes?: number;
@@ -70,8 +71,9 @@ export function fieldErrorsOf(error: z.ZodError, target?: string): FieldError[] 
 }
 
 /**
- * A Hono app with the platform's HTTP conventions: request and correlation ids, access log,
- * secure headers with a Content-Security-Policy, no caching by default, body limit, problem+json errors (including validation and 404), OpenAPI 3.1 at
+ * A Hono app with the platform's HTTP conventions: request and correlation ids, access log, CORS
+ * (before any route or authentication), secure headers with a Content-Security-Policy, no caching
+ * by default, body limit, problem+json errors (including validation and 404), OpenAPI 3.1 at
  * /openapi.json and Swagger UI at /docs. Both services are built on it, so they behave alike.
  */
 export function createHttpApp<Extra extends object = object>(options: HttpAppOptions) {
@@ -106,6 +108,7 @@ export function createHttpApp<Extra extends object = object>(options: HttpAppOpt
 
   // Typed against the base variables; Extra only adds keys, so the cast is sound.
   app.use("*", context as unknown as MiddlewareHandler<HttpEnv<Extra>>);
+  app.use("*", corsMiddleware(options.http.cors));
   app.use(
     "*",
     secureHeaders({
