@@ -41,7 +41,8 @@ describe("exit code of a process that loads embedded PostgreSQL", () => {
     const root = path.resolve(import.meta.dirname, "../../..");
     const result = spawnSync(
       path.join(root, "node_modules/.bin/tsx"),
-      ["-e", 'await import("@platform/db/embedded"); process.exitCode = 3;'],
+      // An ES module for the top-level await: tsx evaluates `-e` code as CommonJS on Node 20.
+      ["--input-type=module", "-e", 'await import("@platform/db/embedded"); process.exitCode = 3;'],
       { cwd: root, encoding: "utf8" },
     );
     expect(result.stderr).toBe("");
