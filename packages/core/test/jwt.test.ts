@@ -1,5 +1,6 @@
-import { base64url, SignJWT } from "jose";
-import { describe, expect, it } from "vitest";
+import { createHmac } from "node:crypto";
+import { base64url, jwtVerify, SignJWT } from "jose";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createTokenService, InvalidTokenError } from "../src/jwt";
 
 const options = {
@@ -21,6 +22,10 @@ const sign = (claims: Record<string, unknown>, header: Record<string, unknown> =
     .setExpirationTime("60s")
     .setJti("jti-1")
     .sign(signingKey);
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe("access tokens", () => {
   it("round-trips subject and id, with all required claims", async () => {
@@ -71,7 +76,7 @@ describe("access tokens", () => {
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
       .setJti("j")
       .sign(key);
-    await expect(tokens.verify(expired)).rejects.toThrow(/ERR_JWT_EXPIRED/);
+    await expect(tokens.verify(expired)).rejects.toThrow(/expired/);
   });
 
   it("refuses a token without jti", async () => {
@@ -88,5 +93,97 @@ describe("access tokens", () => {
 
   it("refuses garbage", async () => {
     await expect(tokens.verify("a.b.c")).rejects.toBeInstanceOf(InvalidTokenError);
+  });
+
+  it("still refuses a token it verified before, once that token has expired", async () => {
+    const { accessToken } = await tokens.issue("7c9e6679-7425-40de-944b-e07fc1f90ae7");
+    await expect(tokens.verify(accessToken)).resolves.toMatchObject({ userId: expect.any(String) });
+    vi.useFakeTimers({ now: Date.now() + (options.ttlSeconds + 1) * 1000 });
+    await expect(tokens.verify(accessToken)).rejects.toThrow(/expired/);
+  });
+
+  it("issues tokens that jose verifies with the same pinned checks (interoperable HS256)", async () => {
+    const { accessToken } = await tokens.issue("7c9e6679-7425-40de-944b-e07fc1f90ae7");
+    const { payload, protectedHeader } = await jwtVerify(accessToken, key, {
+      algorithms: ["HS256"],
+      issuer: options.issuer,
+      audience: options.audience,
+      typ: "at+jwt",
+      requiredClaims: ["sub", "iat", "exp", "jti"],
+    });
+    expect(protectedHeader).toEqual({ alg: "HS256", typ: "at+jwt" });
+    expect(payload).toMatchObject({ typ: "access", sub: "7c9e6679-7425-40de-944b-e07fc1f90ae7" });
+  });
+});
+
+describe("access tokens crafted by hand", () => {
+  const now = Math.floor(Date.now() / 1000);
+  const validClaims = {
+    typ: "access",
+    sub: "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    iss: options.issuer,
+    aud: options.audience,
+    iat: now,
+    exp: now + 60,
+    jti: "jti-2",
+  };
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  /** Signed with the right key over whatever header and claims a test gives. */
+  const craft = (header: unknown, claims: unknown) => {
+    const input = `${encode(header)}.${encode(claims)}`;
+    return `${input}.${createHmac("sha256", options.secret).update(input).digest("base64url")}`;
+  };
+  const header = { alg: "HS256", typ: "at+jwt" };
+
+  it("accepts the control token", async () => {
+    await expect(tokens.verify(craft(header, validClaims))).resolves.toMatchObject({ tokenId: "jti-2" });
+  });
+
+  it.each([
+    ["application/at+jwt", { ...header, typ: "application/at+jwt" }],
+    ["upper-case AT+JWT", { ...header, typ: "AT+JWT" }],
+    ["another key order", { typ: "at+jwt", alg: "HS256" }],
+  ])("accepts the typ header spelt %s", async (_label, spelt) => {
+    await expect(tokens.verify(craft(spelt, validClaims))).resolves.toMatchObject({ tokenId: "jti-2" });
+  });
+
+  it("accepts an audience list that contains the audience", async () => {
+    const token = craft(header, { ...validClaims, aud: ["urn:other", options.audience] });
+    await expect(tokens.verify(token)).resolves.toMatchObject({ tokenId: "jti-2" });
+  });
+
+  it.each([
+    ["another algorithm in the header", { ...header, alg: "HS512" }, validClaims],
+    ["a lower-case algorithm", { ...header, alg: "hs256" }, validClaims],
+    ["no typ header", { alg: "HS256" }, validClaims],
+    ["a critical extension", { ...header, crit: ["exp"] }, validClaims],
+    ["a header that is not an object", ["HS256"], validClaims],
+    ["claims that are not an object", header, [validClaims]],
+    ["an audience list without the audience", header, { ...validClaims, aud: ["urn:other"] }],
+    ["exp as a string", header, { ...validClaims, exp: String(now + 60) }],
+    ["no iat", header, { ...validClaims, iat: undefined }],
+    ["nbf in the future", header, { ...validClaims, nbf: now + 60 }],
+    ["an empty subject", header, { ...validClaims, sub: "" }],
+    ["a numeric jti", header, { ...validClaims, jti: 42 }],
+  ])("refuses %s", async (_label, badHeader, claims) => {
+    await expect(tokens.verify(craft(badHeader, claims))).rejects.toBeInstanceOf(InvalidTokenError);
+  });
+
+  it("refuses claims changed after signing", async () => {
+    const [head, , signature] = craft(header, validClaims).split(".");
+    const forged = `${head}.${encode({ ...validClaims, sub: "00000000-0000-4000-8000-000000000000" })}.${signature}`;
+    await expect(tokens.verify(forged)).rejects.toThrow(/signature/);
+  });
+
+  it.each([
+    ["a signature with extra characters", (t: string) => `${t}A`],
+    ["a truncated signature", (t: string) => t.slice(0, -2)],
+    ["base64 padding", (t: string) => `${t}=`],
+    ["four segments", (t: string) => `${t}.e30`],
+    ["five segments (JWE)", (t: string) => `${t}.e30.e30`],
+    ["an empty payload", (t: string) => t.replace(/\.[^.]+\./, "..")],
+    ["an oversized token", (t: string) => `${t.split(".")[0]}.${"A".repeat(5000)}.${t.split(".")[2]}`],
+  ])("refuses %s", async (_label, mangle) => {
+    await expect(tokens.verify(mangle(craft(header, validClaims)))).rejects.toBeInstanceOf(InvalidTokenError);
   });
 });
