@@ -1,9 +1,36 @@
+import { createHash } from "node:crypto";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import type { Database, DatabaseHandle, DatabaseOptions } from "../types";
 
 // int8 (bigint) and numeric stay strings by default in pg; the repositories convert explicitly
 // with Number() after range checks, exactly as they must for the Data API's longValue.
+
+/** Distinct statement texts prepared per process; beyond it statements run unnamed, as before. */
+export const MAX_PREPARED_STATEMENTS = 500;
+
+type QueryConfig = { text?: unknown; name?: unknown; values?: unknown };
+
+/**
+ * Names parameterised statements after their text, so each connection parses and plans a hot
+ * statement once and then only binds and executes it (PostgreSQL switches a prepared statement to
+ * its cached generic plan after a few runs). Planning the posting statement cost as much as
+ * running it. It works for any statement text the repositories write, without their knowing:
+ * same text, same name. Statements without parameters (DDL, `begin`, pings) stay unnamed, and the
+ * number of names is capped so that statements built with inlined values cannot grow the
+ * server's per-connection caches without bound.
+ */
+export function createStatementNamer(limit = MAX_PREPARED_STATEMENTS) {
+  const names = new Map<string, string>();
+  return (text: string): string | undefined => {
+    let name = names.get(text);
+    if (name === undefined && names.size < limit) {
+      name = `p_${createHash("sha256").update(text).digest("base64url").slice(0, 22)}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+}
 
 function sqlOf(args: unknown[]): string {
   const first = args[0];
@@ -12,14 +39,28 @@ function sqlOf(args: unknown[]): string {
   return "";
 }
 
-/** Wraps a client's `query` so every round trip it makes is reported. */
-function countQueries<T extends { query: (...args: never[]) => unknown }>(
-  target: T,
-  onStatement: (sql: string) => void,
+/**
+ * Wraps a pool client's `query`: names parameterised statements, and reports every round trip
+ * (pool.query goes through a client's query, so each is seen once).
+ */
+function instrument(
+  client: pg.PoolClient,
+  nameOf: (text: string) => string | undefined,
+  onStatement?: (sql: string) => void,
 ) {
-  const original = target.query.bind(target) as (...args: unknown[]) => unknown;
-  (target as { query: unknown }).query = (...args: unknown[]) => {
-    onStatement(sqlOf(args));
+  const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (...args: unknown[]) => {
+    onStatement?.(sqlOf(args));
+    const [first, values] = args;
+    if (first && typeof first === "object" && !(first as QueryConfig).name) {
+      const config = first as QueryConfig;
+      const parameters = Array.isArray(values) ? values : config.values;
+      const name =
+        typeof config.text === "string" && Array.isArray(parameters) && parameters.length > 0
+          ? nameOf(config.text)
+          : undefined;
+      if (name) return original({ ...config, name }, ...args.slice(1));
+    }
     return original(...args);
   };
 }
@@ -36,12 +77,8 @@ export function createNodePostgresDatabase(
   });
   // An idle client dropped by the server (restart, failover) must not crash the process.
   pool.on("error", () => undefined);
-
-  const { onStatement } = options;
-  if (onStatement) {
-    // pool.query goes through a client's query, so counting clients counts every round trip once.
-    pool.on("connect", (client) => countQueries(client, onStatement));
-  }
+  const nameOf = createStatementNamer();
+  pool.on("connect", (client) => instrument(client, nameOf, options.onStatement));
 
   const db = drizzle({ client: pool }) as unknown as Database;
   return {
