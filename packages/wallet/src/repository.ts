@@ -410,7 +410,9 @@ export function createWalletRepository(db: Database) {
     /**
      * Up to `limit` entries strictly after `after` in (created_at desc, id desc) order, walking
      * the history index, optionally only entries of the given types; null when the wallet does
-     * not exist.
+     * not exist. The order spells out the index's `nulls last`: PostgreSQL's default for `desc` is
+     * `nulls first`, and an order that differs from the index's, even on NOT NULL columns, makes
+     * it sort every entry of the wallet.
      */
     async history(
       userId: string,
@@ -437,10 +439,10 @@ export function createWalletRepository(db: Database) {
                    t.transfer_id, t.counterparty_user_id
             from transactions t
             where t.user_id = ${userId}::uuid ${position} ${ofTypes}
-            order by t.created_at desc, t.id desc
+            order by t.created_at desc nulls last, t.id desc nulls last
             limit ${limit}::int
           ) page on true
-          order by page.created_at desc, page.id desc`,
+          order by page.created_at desc nulls last, page.id desc nulls last`,
       );
       if (!rows[0]?.wallet_found) return null;
       return rows.flatMap((row) => (row.id === null ? [] : [toEntry(row as EntryRow)]));

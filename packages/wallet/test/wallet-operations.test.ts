@@ -4,12 +4,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createLogger } from "@platform/core";
-import type { DatabaseHandle } from "@platform/db";
-import { sql } from "drizzle-orm";
+import type { Database, DatabaseHandle } from "@platform/db";
+import { type SQL, sql } from "drizzle-orm";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
 import {
+  createWalletRepository,
   createWalletRuntime,
   isReconciled,
   provisionWallet,
@@ -178,6 +179,48 @@ describe.each(DRIVERS)("provisioning and reconciliation (%s)", (driver) => {
     await expect(
       database.db.execute(sql`update wallets set balance_minor = -1 where user_id = ${userId}::uuid`),
     ).rejects.toThrow();
+  });
+});
+
+describe("history on a deep wallet", () => {
+  let testDb: TestDatabase;
+  let database: DatabaseHandle;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase("wallet_history_plan", walletMigrationsFolder);
+    database = testDb.open();
+  });
+
+  afterAll(async () => {
+    await database?.close();
+    await testDb?.drop();
+  });
+
+  it("reads a page from the history index instead of sorting the whole ledger", async () => {
+    const { userId } = await newUser(database.db);
+    await database.db.execute(sql`
+      insert into transactions (id, user_id, type, amount_minor, balance_after_minor,
+                                idempotency_key, payload_fingerprint, created_at)
+      select gen_random_uuid(), ${userId}::uuid, 'credit', 1, n, 'seed-' || n, 'f', clock_timestamp()
+      from generate_series(1, 5000) as n`);
+    await database.db.execute(sql`analyze transactions`);
+    // The repository's own statement, captured on its way to the driver and explained as it is.
+    let statement: SQL | undefined;
+    const capturing = {
+      ...database.db,
+      execute: (query: SQL) => {
+        statement = query;
+        return database.db.execute(query);
+      },
+    } as unknown as Database;
+    const repository = createWalletRepository(capturing);
+    expect(await repository.history(userId, 21, null)).toHaveLength(21);
+    const plan = await database.db.execute(sql`explain (costs off) ${statement}`);
+    const text = (plan as unknown as { rows: { "QUERY PLAN": string }[] }).rows
+      .map((row) => row["QUERY PLAN"])
+      .join("\n");
+    expect(text).toContain("transactions_user_history_idx");
+    expect(text).not.toMatch(/Seq Scan on transactions/);
   });
 });
 
