@@ -55,6 +55,29 @@ function pickId(candidate: string | undefined): string | undefined {
   return candidate && SAFE_ID.test(candidate) ? candidate : undefined;
 }
 
+const payloadTooLarge = () => {
+  throw new AppError({ status: 413, code: "PAYLOAD_TOO_LARGE", message: "The request body is too large." });
+};
+
+/**
+ * Refuses bodies over `maxBytes` with 413 before any parsing. A declared Content-Length is checked
+ * as it is; only a body without one (chunked) is counted while it streams, through Hono's
+ * bodyLimit, which has to turn the request into a full web Request to do so. Requests without a
+ * body (GET, HEAD) pass untouched: looking for one would build that Request, and an AbortSignal
+ * with it, for every read.
+ */
+function limitBody(maxBytes: number): MiddlewareHandler {
+  const streaming = bodyLimit({ maxSize: maxBytes, onError: payloadTooLarge });
+  return (c, next) => {
+    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+    const declared = c.req.header("content-length");
+    if (declared !== undefined && c.req.header("transfer-encoding") === undefined) {
+      return Number(declared) > maxBytes ? payloadTooLarge() : next();
+    }
+    return streaming(c, next);
+  };
+}
+
 /** Turns zod issues into field errors named like the request parts they came from. */
 export function fieldErrorsOf(error: z.ZodError, target?: string): FieldError[] {
   const prefix = target && target !== "json" ? `${target}.` : "";
@@ -119,19 +142,7 @@ export function createHttpApp<Extra extends object = object>(options: HttpAppOpt
     }),
   );
   app.use("*", noStoreByDefault);
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: options.maxBodyBytes ?? 16 * 1024,
-      onError: () => {
-        throw new AppError({
-          status: 413,
-          code: "PAYLOAD_TOO_LARGE",
-          message: "The request body is too large.",
-        });
-      },
-    }),
-  );
+  app.use("*", limitBody(options.maxBodyBytes ?? 16 * 1024));
 
   app.onError((error, c) => problemResponse(c, toAppError(error, logger)));
   app.notFound((c) => problemResponse(c, errors.notFound(`No route for ${c.req.method} ${c.req.path}.`)));
