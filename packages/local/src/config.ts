@@ -1,5 +1,12 @@
+import { availableParallelism } from "node:os";
 import { type Env, env, parseEnv } from "@platform/core";
 import { z } from "zod";
+
+/**
+ * Processes per service when not configured: half the machine's cores each, at least one, so both
+ * services together use every core and PostgreSQL still finds one when they are busy.
+ */
+export const defaultWorkersPerService = () => Math.max(1, Math.floor(availableParallelism() / 2));
 
 export type LocalConfig = ReturnType<typeof loadLocalConfig>;
 
@@ -17,6 +24,8 @@ export function loadLocalConfig(source: Env) {
       WALLET_PORT: env.port(3001),
       EMBEDDED_PG_PORT: env.port(5433),
       DATA_API_PORT: env.port(0),
+      USERS_WORKERS: env.integer({ min: 1, max: 64, default: defaultWorkersPerService() }),
+      WALLET_WORKERS: env.integer({ min: 1, max: 64, default: defaultWorkersPerService() }),
       // Read by the services too; checked here so a typo stops start-up before PostgreSQL starts.
       DB_DRIVER: env.oneOf(["pg", "data-api"], "pg"),
     }),
@@ -28,6 +37,8 @@ export function loadLocalConfig(source: Env) {
     usersPort: parsed.USERS_PORT,
     walletPort: parsed.WALLET_PORT,
     postgresPort: parsed.EMBEDDED_PG_PORT,
+    /** Processes serving each API; connections are handed to them in turn. */
+    workers: { users: parsed.USERS_WORKERS, wallet: parsed.WALLET_WORKERS },
     /** Port of the Data API emulator, started when DB_DRIVER=data-api (0 = any free port). */
     dataApiPort: parsed.DATA_API_PORT,
     /** Both services given an external PostgreSQL: no embedded server is started. */

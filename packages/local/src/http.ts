@@ -1,14 +1,17 @@
 import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
+import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
 
 export interface RunningServer {
   url: string;
   close(): Promise<void>;
 }
 
-type Fetch = (request: Request) => Response | Promise<Response>;
+type Fetch = (request: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response>;
 
-/** Serves a Hono app with Node's http server; resolves once it listens. */
+/**
+ * Serves a Hono app with Node's http server; resolves once it listens. A failure to listen (say
+ * EADDRINUSE) rejects with Node's error, code included, for the caller to name its setting.
+ */
 export function listen(fetch: Fetch, port: number, hostname: string): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, port, hostname }, (info: AddressInfo) => {
@@ -23,12 +26,6 @@ export function listen(fetch: Fetch, port: number, hostname: string): Promise<Ru
           }),
       });
     });
-    server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(
-        error.code === "EADDRINUSE"
-          ? new Error(`port ${port} on ${hostname} is already in use (set another port in the environment)`)
-          : error,
-      ),
-    );
+    server.once("error", reject);
   });
 }

@@ -4,11 +4,11 @@ import { createDataApiEmulator } from "@platform/data-api-emulator";
 import { createDatabase, databaseConfigFromEnv, migrateDatabase } from "@platform/db";
 import { type EmbeddedPostgresServer, startEmbeddedPostgres } from "@platform/db/embedded";
 import { loadMessagingConfig } from "@platform/messaging";
-import { createUsersRuntime, loadUsersConfig, usersMigrationsFolder } from "@platform/users";
-import { createWalletRuntime, loadWalletServiceConfig, walletMigrationsFolder } from "@platform/wallet";
+import { loadUsersConfig, usersMigrationsFolder } from "@platform/users";
+import { loadWalletServiceConfig, walletMigrationsFolder } from "@platform/wallet";
 import { loadLocalConfig } from "./config";
-import { listen, type RunningServer } from "./http";
 import { loadLocalMessagingSettings, startLocalMessaging } from "./messaging";
+import { type ServiceProcesses, startServiceProcesses } from "./processes";
 
 /** Placeholder ARNs: the emulator requires ARN-shaped values but does not check them further. */
 const localDataApiCoordinates = {
@@ -26,15 +26,24 @@ export interface LocalRuntime {
   sqs: { endpoint: string; queueUrl: string; dlqUrl: string };
   /** The embedded PostgreSQL server, when one was started. */
   postgres?: { port: number; url(database: string): string };
+  /** The processes serving each API (ids of the live ones). */
+  processes(): { users: number[]; wallet: number[] };
   stop(): Promise<void>;
+}
+
+export interface LocalRuntimeOptions {
+  logger?: Logger;
+  /** Called when a part dies on its own (a service process crashed); the runtime is then stopped. */
+  onFailure?(error: Error): void;
 }
 
 /**
  * The whole platform on one machine without Docker or an AWS account: a real PostgreSQL server
- * (one database per service), the same Hono apps the Lambdas run, served by Node, and an SQS
- * emulator with the outbox relay and the real wallet-provisioner handler behind it.
+ * (one database per service), the same Hono apps the Lambdas run, each served by Node processes of
+ * its own, and an SQS emulator with the outbox relay and the real wallet-provisioner handler
+ * behind it (in this process).
  */
-export async function startLocalRuntime(env: Env, options: { logger?: Logger } = {}): Promise<LocalRuntime> {
+export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   // Every setting of every part is validated before anything starts, and all faults are reported
   // together: a typo stops start-up at once, not after PostgreSQL has been initialised.
   const { config } = loadAll({
@@ -70,7 +79,14 @@ export async function startLocalRuntime(env: Env, options: { logger?: Logger } =
       await postgres.ensureDatabase("users");
       await postgres.ensureDatabase("wallet");
     }
-    const serviceEnv: Env = { DB_DRIVER: "pg", ...env };
+    // Every part, the service processes included, gets every setting resolved.
+    const serviceEnv: Env = {
+      DB_DRIVER: "pg",
+      ...(postgres
+        ? { USERS_DATABASE_URL: postgres.url("users"), WALLET_DATABASE_URL: postgres.url("wallet") }
+        : {}),
+      ...env,
+    };
     if (serviceEnv.DB_DRIVER === "data-api" && !serviceEnv.RDS_DATA_ENDPOINT) {
       // The same Data API code path as on AWS, through the project's emulator.
       const emulator = await createDataApiEmulator({
@@ -81,13 +97,11 @@ export async function startLocalRuntime(env: Env, options: { logger?: Logger } =
       cleanup.push(() => emulator.close());
       Object.assign(serviceEnv, { RDS_DATA_ENDPOINT: emulator.endpoint, ...localDataApiCoordinates });
     }
-    const usersDatabase = createDatabase(databaseConfigFromEnv("USERS", serviceEnv, postgres?.url("users")));
+    const usersDatabase = createDatabase(databaseConfigFromEnv("USERS", serviceEnv));
     cleanup.push(() => usersDatabase.close());
     await migrateDatabase(usersDatabase.db, usersMigrationsFolder);
     // Its own database: the wallet never reads the users database, events are the only link.
-    const walletDatabase = createDatabase(
-      databaseConfigFromEnv("WALLET", serviceEnv, postgres?.url("wallet")),
-    );
+    const walletDatabase = createDatabase(databaseConfigFromEnv("WALLET", serviceEnv));
     cleanup.push(() => walletDatabase.close());
     await migrateDatabase(walletDatabase.db, walletMigrationsFolder);
 
@@ -99,30 +113,47 @@ export async function startLocalRuntime(env: Env, options: { logger?: Logger } =
     });
     cleanup.push(() => messaging.stop());
 
-    const users = createUsersRuntime(serviceEnv, {
-      database: usersDatabase,
-      publisher: messaging.publisher,
-      logger: logger.child({ service: "users" }),
-    });
-    const wallet = createWalletRuntime(serviceEnv, {
-      database: walletDatabase,
-      logger: logger.child({ service: "wallet" }),
-    });
-
-    const servers: RunningServer[] = [];
+    const services: ServiceProcesses[] = [];
     cleanup.push(async () => {
-      await Promise.all(servers.map((server) => server.close()));
+      await Promise.all(services.map((service) => service.stop()));
     });
-    const usersServer = await listen(users.app.fetch, config.usersPort, config.host);
-    servers.push(usersServer);
-    const walletServer = await listen(wallet.app.fetch, config.walletPort, config.host);
-    servers.push(walletServer);
+    let failed = false;
+    const onUnexpectedExit = (error: Error) => {
+      if (failed) return;
+      failed = true;
+      void stop().then(() => options.onFailure?.(error));
+    };
+    const start = (service: "users" | "wallet", port: number, extraEnv: Env = {}) =>
+      startServiceProcesses({
+        service,
+        count: config.workers[service],
+        port,
+        host: config.host,
+        portVariable: service === "users" ? "USERS_PORT" : "WALLET_PORT",
+        env: { ...serviceEnv, ...extraEnv },
+        logger,
+        onUnexpectedExit,
+      });
+    const started = await Promise.allSettled([
+      // Registration publishes its event at once, straight to the emulator.
+      start("users", config.usersPort, {
+        SQS_ENDPOINT: messaging.sqsEndpoint,
+        USER_EVENTS_QUEUE_URL: messaging.queueUrl,
+        USER_EVENTS_DLQ_URL: messaging.dlqUrl,
+      }),
+      start("wallet", config.walletPort),
+    ]);
+    for (const result of started) if (result.status === "fulfilled") services.push(result.value);
+    const [users, wallet] = started;
+    if (users?.status !== "fulfilled") throw users?.reason;
+    if (wallet?.status !== "fulfilled") throw wallet?.reason;
 
     return {
-      usersUrl: usersServer.url,
-      walletUrl: walletServer.url,
+      usersUrl: users.value.url,
+      walletUrl: wallet.value.url,
       sqs: { endpoint: messaging.sqsEndpoint, queueUrl: messaging.queueUrl, dlqUrl: messaging.dlqUrl },
       ...(postgres ? { postgres: { port: postgres.port, url: postgres.url } } : {}),
+      processes: () => ({ users: users.value.pids(), wallet: wallet.value.pids() }),
       stop,
     };
   } catch (error) {

@@ -1,0 +1,213 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { Agent, get } from "node:http";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type ProcStat, processTree } from "../../scripts/bench/proc";
+
+const root = path.resolve(import.meta.dirname, "../..");
+let base: string;
+const running: ChildProcess[] = [];
+
+beforeAll(async () => {
+  base = await mkdtemp(path.join(tmpdir(), "platform-processes-"));
+  await chmod(base, 0o755); // PostgreSQL runs as `postgres` when the tests run as root
+});
+
+afterEach(() => {
+  // A failed assertion must not leave a platform behind.
+  for (const child of running.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+});
+
+afterAll(async () => {
+  await rm(base, { recursive: true, force: true });
+});
+
+interface Started {
+  child: ChildProcess;
+  usersUrl: string;
+  walletUrl: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** `npm start` exactly as a user runs it, in a process group of its own (like a terminal job). */
+async function npmStart(name: string, env: Record<string, string> = {}): Promise<Started> {
+  const child = spawn("npm", ["start"], {
+    cwd: root,
+    detached: true,
+    env: {
+      ...process.env,
+      DATA_DIR: path.join(base, name),
+      USERS_PORT: "0",
+      WALLET_PORT: "0",
+      EMBEDDED_PG_PORT: "0",
+      SQS_PORT: "0",
+      LOG_LEVEL: "warn",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.push(child);
+  let output = "";
+  child.stdout?.on("data", (chunk) => {
+    output += String(chunk);
+  });
+  child.stderr?.on("data", (chunk) => {
+    output += String(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const usersUrl = /users API\s+(http:\/\/\S+)/.exec(output)?.[1];
+    const walletUrl = /wallet API\s+(http:\/\/\S+)/.exec(output)?.[1];
+    if (usersUrl && walletUrl) return { child, usersUrl, walletUrl, output: () => output, exited };
+    if (child.exitCode !== null || Date.now() > deadline) {
+      return { child, usersUrl: "", walletUrl: "", output: () => output, exited };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function waitUntilGone(pids: number[], timeoutMs = 20_000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  return pids.filter(alive);
+}
+
+/** PostgreSQL servers still running on a data directory under `dir`. */
+const postgresUnder = (dir: string) =>
+  readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`-D\0${dir}`);
+      } catch {
+        return false;
+      }
+    });
+
+const byRole = (tree: ProcStat[]) => {
+  const roles = new Map<string, number[]>();
+  for (const stat of tree) roles.set(stat.comm, [...(roles.get(stat.comm) ?? []), stat.pid]);
+  return roles;
+};
+
+/** Inodes of the established TCP connections whose local port is `port` (server side). */
+function serverConnections(port: number): Set<string> {
+  const inodes = new Set<string>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, "utf8").split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      const local = fields[1]?.split(":")[1];
+      if (local && Number.parseInt(local, 16) === port && fields[3] === "01" && fields[9])
+        inodes.add(fields[9]);
+    }
+  }
+  return inodes;
+}
+
+const socketsOf = (pid: number) =>
+  new Set(
+    readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+      try {
+        return [/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1] ?? ""].filter(Boolean);
+      } catch {
+        return [];
+      }
+    }),
+  );
+
+describe("npm start runs each service in processes of its own", () => {
+  it("hands connections to the processes in turn, and stops everything when one of them dies", async () => {
+    const started = await npmStart("crash", { USERS_WORKERS: "2", WALLET_WORKERS: "1" });
+    expect(started.usersUrl, started.output()).not.toBe("");
+    const tree = processTree(started.child.pid ?? 0);
+    const roles = byRole(tree);
+    expect(roles.get("platform:main")).toHaveLength(1);
+    expect(roles.get("platform:users")).toHaveLength(2);
+    expect(roles.get("platform:wallet")).toHaveLength(1);
+    expect(roles.get("postgres")?.length).toBeGreaterThan(0);
+
+    // Four keep-alive connections at once: each users process gets two of them.
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    await Promise.all(
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<void>((resolve, reject) =>
+            get(`${started.usersUrl}/health/live`, { agent }, (response) => {
+              response.resume();
+              response.on("end", () =>
+                response.statusCode === 200 ? resolve() : reject(new Error("not 200")),
+              );
+            }).on("error", reject),
+          ),
+      ),
+    );
+    const connections = serverConnections(Number(new URL(started.usersUrl).port));
+    const owned = (roles.get("platform:users") ?? []).map(
+      (pid) => [...socketsOf(pid)].filter((inode) => connections.has(inode)).length,
+    );
+    agent.destroy();
+    expect(owned).toEqual([2, 2]);
+
+    const [wallet] = roles.get("platform:wallet") ?? [];
+    process.kill(wallet ?? 0, "SIGKILL");
+    expect(await started.exited).toBe(1);
+    expect(started.output()).toMatch(/wallet process \d+ exited unexpectedly/);
+    expect(await waitUntilGone(tree.map((stat) => stat.pid))).toEqual([]);
+    expect(postgresUnder(path.join(base, "crash"))).toEqual([]);
+  }, 120_000);
+
+  it("leaves nothing running after a SIGTERM to npm start", async () => {
+    const started = await npmStart("sigterm");
+    expect(started.usersUrl, started.output()).not.toBe("");
+    const pids = processTree(started.child.pid ?? 0).map((stat) => stat.pid);
+    expect(pids.length).toBeGreaterThan(4);
+    started.child.kill("SIGTERM"); // the npm process only, as `kill <pid>` does
+    expect(await waitUntilGone(pids)).toEqual([]);
+    expect(postgresUnder(path.join(base, "sigterm"))).toEqual([]);
+    await expect(fetch(`${started.usersUrl}/health/live`)).rejects.toThrow();
+  }, 120_000);
+
+  it("stops cleanly on Ctrl+C (SIGINT to the whole process group)", async () => {
+    const started = await npmStart("sigint");
+    expect(started.usersUrl, started.output()).not.toBe("");
+    const pids = processTree(started.child.pid ?? 0).map((stat) => stat.pid);
+    process.kill(-(started.child.pid ?? 0), "SIGINT");
+    // npm itself dies of the signal at once; the platform stops in order and says so.
+    expect(await waitUntilGone(pids)).toEqual([]);
+    expect(started.output()).toContain("Stopping (SIGINT)");
+    expect(started.output()).not.toMatch(/Shutdown failed|shutdown step failed/);
+    expect(postgresUnder(path.join(base, "sigint"))).toEqual([]);
+  }, 120_000);
+
+  it("names the port variable when the port is taken, and leaves nothing running", async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const address = taken.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    try {
+      const started = await npmStart("clash", { WALLET_PORT: String(port) });
+      expect(await started.exited).toBe(1);
+      expect(started.output()).toContain(`WALLET_PORT ${port} on 127.0.0.1 is already in use`);
+      expect(postgresUnder(path.join(base, "clash"))).toEqual([]);
+    } finally {
+      taken.close();
+    }
+  }, 120_000);
+});
