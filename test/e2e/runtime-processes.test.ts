@@ -173,15 +173,30 @@ describe("npm start runs each service in processes of its own", () => {
     expect(postgresUnder(path.join(base, "crash"))).toEqual([]);
   }, 120_000);
 
-  it("leaves nothing running after a SIGTERM to npm start", async () => {
-    const started = await npmStart("sigterm");
+  it("leaves nothing running after a SIGTERM to npm start, its last log lines written", async () => {
+    const started = await npmStart("sigterm", { LOG_LEVEL: "info" });
     expect(started.usersUrl, started.output()).not.toBe("");
     const pids = processTree(started.child.pid ?? 0).map((stat) => stat.pid);
     expect(pids.length).toBeGreaterThan(4);
+    const marker = `sigterm-${Date.now()}`;
+    const live = await fetch(`${started.walletUrl}/health/live`, { headers: { "x-request-id": marker } });
+    expect(live.status).toBe(200);
     started.child.kill("SIGTERM"); // the npm process only, as `kill <pid>` does
     expect(await waitUntilGone(pids)).toEqual([]);
     expect(postgresUnder(path.join(base, "sigterm"))).toEqual([]);
     await expect(fetch(`${started.usersUrl}/health/live`)).rejects.toThrow();
+    // Log lines are written in batches off the event loop; none is lost when a process stops.
+    const accessLog = started
+      .output()
+      .split("\n")
+      .find((line) => line.includes(marker));
+    expect(JSON.parse(accessLog ?? "{}")).toMatchObject({
+      message: "request",
+      service: "wallet",
+      requestId: marker,
+      path: "/health/live",
+      status: 200,
+    });
   }, 120_000);
 
   it("stops cleanly on Ctrl+C (SIGINT to the whole process group)", async () => {

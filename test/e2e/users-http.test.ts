@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,6 +45,45 @@ describe("users service over HTTP on the embedded runtime", () => {
     const response = await post("/v1/auth/register", { firstName: "x".repeat(200_000) });
     expect(response.status).toBe(413);
     expect(response.headers.get("content-type")).toContain("application/problem+json");
+  });
+
+  it("reads bodies as sent: malformed JSON is a 400, a chunked body is counted against the limit", async () => {
+    const malformed = await fetch(`${local.runtime.usersUrl}/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"email": ',
+    });
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { code: string }).code).toBe("MALFORMED_JSON");
+
+    // No Content-Length: the body streams and is counted as it arrives.
+    const chunked = (body: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = httpRequest(`${local.runtime.usersUrl}/v1/auth/register`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
+        });
+        request.on("response", (response) => {
+          let text = "";
+          response.on("data", (chunk) => {
+            text += String(chunk);
+          });
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }));
+        });
+        request.on("error", reject);
+        for (let i = 0; i < body.length; i += 1000) request.write(body.slice(i, i + 1000));
+        request.end();
+      });
+    const account = {
+      firstName: "Chunked",
+      lastName: "Body",
+      email: "chunked@example.com",
+      password: "a chunked password",
+    };
+    const fits = await chunked(JSON.stringify(account));
+    expect(fits.status, fits.body).toBe(201);
+    const tooLarge = await chunked(JSON.stringify({ ...account, lastName: "x".repeat(40_000) }));
+    expect(tooLarge.status).toBe(413);
   });
 
   it("keeps its data across a restart (DATA_DIR)", async () => {

@@ -1,4 +1,5 @@
 import { ConfigError, createLogger, loadLogLevel } from "@platform/core";
+import { createStdoutLogWriter } from "./log-destination";
 import { startLocalRuntime } from "./runtime";
 
 /** How often the runtime checks that whoever started it is still there. */
@@ -11,6 +12,7 @@ async function main() {
   // are still being answered; this process orders the shutdown itself (services, queue, database).
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
 
+  const writeLog = createStdoutLogWriter();
   let stopping = false;
   let runtime: Awaited<ReturnType<typeof startLocalRuntime>> | undefined;
   const shutdown = (reason: string) => {
@@ -39,6 +41,7 @@ async function main() {
 
   try {
     runtime = await startLocalRuntime(process.env, {
+      writeLog,
       onFailure: (error) => {
         process.stderr.write(`${error.message}; the platform stopped.\n`);
         process.exit(1);
@@ -60,7 +63,11 @@ async function main() {
   }
 
   // LOG_LEVEL was validated with everything else by startLocalRuntime.
-  const logger = createLogger({ level: loadLogLevel(process.env), bindings: { service: "local" } });
+  const logger = createLogger({
+    level: loadLogLevel(process.env),
+    bindings: { service: "local" },
+    write: writeLog,
+  });
   const processes = runtime.processes();
   process.stdout.write(
     [

@@ -33,6 +33,8 @@ export interface LocalRuntime {
 
 export interface LocalRuntimeOptions {
   logger?: Logger;
+  /** Where this process's log lines go when no logger is given (default: standard output). */
+  writeLog?: (line: string) => void;
   /** Called when a part dies on its own (a service process crashed); the runtime is then stopped. */
   onFailure?(error: Error): void;
 }
@@ -54,7 +56,13 @@ export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions =
     // The queue URL is only known once the emulator runs; everything else is checked now.
     messaging: () => loadMessagingConfig({ USER_EVENTS_QUEUE_URL: "http://127.0.0.1/user-events", ...env }),
   });
-  const logger = options.logger ?? createLogger({ level: loadLogLevel(env), bindings: { service: "local" } });
+  const logger =
+    options.logger ??
+    createLogger({
+      level: loadLogLevel(env),
+      bindings: { service: "local" },
+      ...(options.writeLog ? { write: options.writeLog } : {}),
+    });
   const cleanup: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const step of cleanup.reverse()) {

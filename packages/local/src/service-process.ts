@@ -4,9 +4,10 @@
  * key settings already resolved) and serves the connections the runtime distributes to it.
  */
 import cluster from "node:cluster";
-import { ConfigError } from "@platform/core";
+import { ConfigError, createLogger, loadLogLevel } from "@platform/core";
 import { listen, type RunningServer } from "./http";
 import type { FromService, ServiceName, ToService } from "./ipc";
+import { createStdoutLogWriter } from "./log-destination";
 
 const service = process.argv[2] as ServiceName;
 const send = (message: FromService) => process.send?.(message);
@@ -22,10 +23,15 @@ process.on("SIGINT", () => undefined);
 
 async function main() {
   const env = process.env;
+  const logger = createLogger({
+    level: loadLogLevel(env),
+    bindings: { service },
+    write: createStdoutLogWriter(),
+  });
   const runtime =
     service === "users"
-      ? (await import("@platform/users")).createUsersRuntime(env)
-      : (await import("@platform/wallet")).createWalletRuntime(env);
+      ? (await import("@platform/users")).createUsersRuntime(env, { logger })
+      : (await import("@platform/wallet")).createWalletRuntime(env, { logger });
   let server: RunningServer;
   try {
     server = await listen(runtime.app.fetch, Number(env.SERVICE_PORT), String(env.SERVICE_HOST));
