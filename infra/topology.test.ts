@@ -23,6 +23,12 @@ import {
 } from "../functions/_shared/aws-env";
 import { WALLET_OPERATIONS_PREFIX } from "../packages/wallet/src/lambda";
 import {
+  deployedPlainEnv,
+  deployedProcessEnv,
+  SIMULATED_REGION,
+  simulatedLinks,
+} from "../test/support/deployed-env";
+import {
   API_ROUTES,
   type Deployment,
   databaseScaling,
@@ -39,29 +45,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const { topology, functions } = describeDeployment("users-wallet-platform-ci");
 type FunctionKey = keyof Deployment["functions"];
 
-const REGION = "eu-west-1";
-const ACCOUNT = "123456789012";
-const queueUrl = (name: string) => `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`;
-const aurora = (database: string) => ({
-  clusterArn: `arn:aws:rds:${REGION}:${ACCOUNT}:cluster:${database}-cluster`,
-  secretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${database}-AbCdEf`,
-  database,
-  username: "postgres",
-  password: "generated",
-  host: `${database}.cluster-abc.${REGION}.rds.amazonaws.com`,
-  port: 5432,
-});
-
-/** What each link carries on AWS, shaped as SST's link properties. */
-const LINKED: Record<LinkName, Record<string, unknown>> = {
-  JwtPrivateKey: { value: "j".repeat(48) },
-  InternalKey: { value: "i".repeat(48) },
-  InternalKeySecondary: { value: "o".repeat(48) },
-  UsersDatabase: aurora("users"),
-  WalletDatabase: aurora("wallet"),
-  UserEvents: { url: queueUrl(topology.queueName) },
-  UserEventsDlq: { url: queueUrl(topology.deadLetterQueueName) },
-};
+const LINKED = simulatedLinks(topology);
 
 /** The configuration each function reads when its container starts (what its code calls). */
 const STARTUP: Record<FunctionKey, (env: Env) => unknown> = {
@@ -83,13 +67,7 @@ const STARTUP: Record<FunctionKey, (env: Env) => unknown> = {
 
 /** The environment a deployed function sees: its plain variables, Lambda's own, and its links. */
 function deployedEnv(spec: FunctionSpec, links: readonly LinkName[] = spec.links): Env {
-  const plain: Env = {
-    ...spec.environment,
-    AWS_LAMBDA_FUNCTION_NAME: `users-wallet-platform-ci-${spec.name}`,
-    AWS_REGION: REGION,
-  };
-  for (const [variable, queue] of Object.entries(spec.queueUrls ?? {}))
-    plain[variable] = String(LINKED[queue].url);
+  const plain = deployedPlainEnv(spec, LINKED);
   const resources: LinkedResources = Object.fromEntries(links.map((name) => [name, LINKED[name]]));
   return buildLambdaEnv(plain, resources);
 }
@@ -198,7 +176,7 @@ describe("functions", () => {
       [LINKED.InternalKey.value, LINKED.InternalKeySecondary.value].sort(),
     );
     // The secret's placeholder (no rotation under way) is empty: one key, no configuration error.
-    const plain = { ...consumer.environment, AWS_LAMBDA_FUNCTION_NAME: "ci", AWS_REGION: REGION };
+    const plain = { ...consumer.environment, AWS_LAMBDA_FUNCTION_NAME: "ci", AWS_REGION: SIMULATED_REGION };
     const idle = loadMessagingConfig(
       buildLambdaEnv(
         { ...plain, USER_EVENTS_QUEUE_URL: String(LINKED.UserEvents.url) },
@@ -290,8 +268,8 @@ describe("functions", () => {
 
   it("connects with node-postgres to the local PostgreSQL under sst dev", () => {
     const env = buildLambdaEnv(
-      { SST_DEV: "true", AWS_LAMBDA_FUNCTION_NAME: "dev", AWS_REGION: REGION },
-      { UsersDatabase: { ...aurora("users"), host: "localhost", port: 5433, password: "postgres" } },
+      { SST_DEV: "true", AWS_LAMBDA_FUNCTION_NAME: "dev", AWS_REGION: SIMULATED_REGION },
+      { UsersDatabase: { ...LINKED.UsersDatabase, host: "localhost", port: 5433, password: "postgres" } },
     );
     expect(databaseConfigFromEnv("USERS", env)).toMatchObject({
       driver: "pg",
@@ -308,15 +286,7 @@ describe("entry points", () => {
    * and opens the Data API client, as a cold start does.
    */
   const start = (spec: FunctionSpec) => {
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? "",
-      ...spec.environment,
-      AWS_LAMBDA_FUNCTION_NAME: `users-wallet-platform-ci-${spec.name}`,
-      AWS_REGION: REGION,
-    };
-    for (const [variable, queue] of Object.entries(spec.queueUrls ?? {}))
-      env[variable] = String(LINKED[queue].url);
-    for (const name of spec.links) env[`SST_RESOURCE_${name}`] = JSON.stringify(LINKED[name]);
+    const env = { PATH: process.env.PATH ?? "", ...deployedProcessEnv(spec, LINKED) };
     const script = `const m = await import(${JSON.stringify(pathToFileURL(path.join(root, spec.entry)).href)});
 if (typeof m.handler !== "function") throw new Error("no handler export");`;
     return promisify(execFile)(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
