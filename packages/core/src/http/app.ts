@@ -41,11 +41,13 @@ export const API_CONTENT_SECURITY_POLICY = { defaultSrc: ["'none'"], frameAncest
 
 /**
  * Responses carry tokens, balances and ledgers: no cache, shared or private, may keep them. A
- * route that can be cached (Swagger UI's files) says so itself.
+ * route that can be cached (Swagger UI's files) says so itself, and its header replaces this one.
+ * Set before the route runs: a header set on a finished response makes Hono copy the response
+ * (and the Node adapter build a full web Response to copy it from), for every request.
  */
-const noStoreByDefault: MiddlewareHandler = async (c, next) => {
-  await next();
-  if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
+const noStoreByDefault: MiddlewareHandler = (c, next) => {
+  c.header("Cache-Control", "no-store");
+  return next();
 };
 
 /** Accepts a caller's id only if it is a short, printable token: it ends up in every log line. */
