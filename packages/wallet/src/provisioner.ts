@@ -4,7 +4,20 @@ import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@pla
 import { loadMessagingConfig, requireDeadLetterQueueUrl } from "@platform/messaging/config";
 import { createEventConsumer, type SqsBatchHandler } from "@platform/messaging/consumer";
 import { createSqsClient } from "@platform/messaging/sqs";
-import { provisionWallet } from "./provisioning";
+import { closeWallet, provisionWallet } from "./provisioning";
+import type { CloseOutcome, ProvisionOutcome } from "./repository";
+
+const PROVISIONED: Record<ProvisionOutcome, string> = {
+  provisioned: "wallet provisioned",
+  exists: "wallet already provisioned",
+  closed: "wallet already closed; not provisioned",
+};
+
+const CLOSED: Record<CloseOutcome, string> = {
+  closed: "wallet closed",
+  already_closed: "wallet already closed",
+  closed_before_provisioning: "wallet closed before it was provisioned",
+};
 
 export interface WalletProvisionerOverrides {
   database?: DatabaseHandle;
@@ -16,7 +29,7 @@ export type WalletProvisionerHandler = SqsBatchHandler;
 
 /**
  * The wallet's inbound-event handler (SQS-triggered Lambda): `user.registered` provisions the
- * user's wallet, idempotently. Signature checks, poison, retry tiers and partial batch responses
+ * user's wallet and `user.closed` closes it, both idempotently and in either order. Signature checks, poison, retry tiers and partial batch responses
  * are the generic consumer's (packages/messaging); only what the wallet does with an event is here.
  */
 export function createWalletProvisionerHandler(
@@ -36,10 +49,12 @@ export function createWalletProvisionerHandler(
     logger,
     handlers: {
       "user.registered@1": async (event) => {
-        const { created } = await provisionWallet(database.db, event.data.userId);
-        logger.info(created ? "wallet provisioned" : "wallet already provisioned", {
-          userId: event.data.userId,
-        });
+        const outcome = await provisionWallet(database.db, event.data.userId);
+        logger.info(PROVISIONED[outcome], { userId: event.data.userId });
+      },
+      "user.closed@1": async (event) => {
+        const outcome = await closeWallet(database.db, event.data.userId);
+        logger.info(CLOSED[outcome], { userId: event.data.userId });
       },
     },
   });

@@ -1,15 +1,32 @@
 import { isUuid } from "@platform/core";
 import type { Database } from "@platform/db";
-import { createWalletRepository, type ReconciliationReport } from "./repository";
+import {
+  type CloseOutcome,
+  createWalletRepository,
+  type ProvisionOutcome,
+  type ReconciliationReport,
+} from "./repository";
+
+function userIdOf(operation: string, userId: string): string {
+  if (!isUuid(userId)) throw new TypeError(`${operation}: user id is not a UUID: ${JSON.stringify(userId)}`);
+  return userId.toLowerCase();
+}
 
 /**
  * Creates the user's wallet (balance 0) unless it exists: one `INSERT ... ON CONFLICT DO NOTHING`,
- * so redelivered and concurrent `user.registered` events produce exactly one wallet.
+ * so redelivered and concurrent `user.registered` events produce exactly one wallet, and a wallet
+ * closed before its registration arrived stays closed.
  */
-export async function provisionWallet(db: Database, userId: string): Promise<{ created: boolean }> {
-  if (!isUuid(userId))
-    throw new TypeError(`provisionWallet: user id is not a UUID: ${JSON.stringify(userId)}`);
-  return createWalletRepository(db).provision(userId.toLowerCase());
+export async function provisionWallet(db: Database, userId: string): Promise<ProvisionOutcome> {
+  return createWalletRepository(db).provision(userIdOf("provisionWallet", userId));
+}
+
+/**
+ * Closes the user's wallet (`user.closed`) in one statement: idempotent under redelivery, and a
+ * wallet not provisioned yet is recorded closed so that it is never opened.
+ */
+export async function closeWallet(db: Database, userId: string): Promise<CloseOutcome> {
+  return createWalletRepository(db).close(userIdOf("closeWallet", userId));
 }
 
 /** Wallets whose balance disagrees with their ledger, and transfers that are not sound (CLI and tests). */

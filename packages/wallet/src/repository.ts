@@ -65,6 +65,8 @@ export type TransferRefusal = PostingRefusal | "recipient_not_found";
  */
 export type WriteOutcome<T, Refusal extends string> =
   | { kind: "no_wallet" }
+  /** The owner's wallet is closed: nothing is written, nothing is replayed. */
+  | { kind: "closed" }
   | { kind: "created"; value: T }
   /** An earlier request with the same key and payload: its result, unchanged. */
   | { kind: "replay"; value: T }
@@ -126,6 +128,18 @@ export interface ReconciliationReport {
     broken: BrokenTransfer[];
   };
 }
+
+/** Missing until `user.registered` is consumed; closed once `user.closed` is. */
+export type WalletState = "missing" | "open" | "closed";
+
+/** What a read found: the data of an open wallet, or only the state that keeps it from the client. */
+export type Gated<T> = ({ state: "open" } & T) | { state: Exclude<WalletState, "open"> };
+
+const stateOf = (row: { closed: boolean | null } | undefined): WalletState =>
+  row === undefined ? "missing" : row.closed ? "closed" : "open";
+
+export type ProvisionOutcome = "provisioned" | "exists" | "closed";
+export type CloseOutcome = "closed" | "already_closed" | "closed_before_provisioning";
 
 /** SQLSTATE of a database error, whatever the driver wrapped it in. */
 function sqlStateOf(error: unknown): string | undefined {
@@ -204,6 +218,7 @@ export function createWalletRepository(db: Database) {
         const [row] = await queryRows<
           EntryRow & {
             wallet_found: boolean;
+            closed: boolean;
             found_existing: boolean;
             created: boolean;
             same_payload: boolean | null;
@@ -215,13 +230,13 @@ export function createWalletRepository(db: Database) {
           db,
           sql`
             with snapshot as (
-              select version from wallets where user_id = ${entry.userId}::uuid
+              select version, closed_at from wallets where user_id = ${entry.userId}::uuid
             ), existing as (
               select id, type, amount_minor, balance_after_minor, description, payload_fingerprint, created_at
               from transactions
               where user_id = ${entry.userId}::uuid and idempotency_key = ${entry.idempotencyKey}::text
             ), locked as (
-              select user_id, balance_minor, version
+              select user_id, balance_minor, version, closed_at
               from wallets
               where user_id = ${entry.userId}::uuid and not exists (select 1 from existing)
               for update
@@ -232,7 +247,8 @@ export function createWalletRepository(db: Database) {
                      l.balance_minor + ${delta}::bigint, ${entry.description}::text,
                      ${entry.idempotencyKey}::text, ${entry.fingerprint}::text, clock_timestamp()
               from locked l
-              where l.balance_minor + ${delta}::bigint between 0 and ${MAX_BALANCE_MINOR}::bigint
+              where l.closed_at is null
+                and l.balance_minor + ${delta}::bigint between 0 and ${MAX_BALANCE_MINOR}::bigint
               on conflict (user_id, idempotency_key) do nothing
               returning id, type, amount_minor, balance_after_minor, description, created_at
             ), updated as (
@@ -243,6 +259,7 @@ export function createWalletRepository(db: Database) {
               returning w.user_id
             )
             select (s.version is not null) as wallet_found,
+                   (s.closed_at is not null or l.closed_at is not null) as closed,
                    (e.id is not null) as found_existing,
                    (i.id is not null and exists (select 1 from updated)) as created,
                    e.payload_fingerprint = ${entry.fingerprint}::text as same_payload,
@@ -263,6 +280,7 @@ export function createWalletRepository(db: Database) {
             left join inserted i on true`,
         );
         if (!row?.wallet_found) return { kind: "no_wallet" };
+        if (row.closed) return { kind: "closed" };
         // Same key and fingerprint means the same operation, so the stored row is a credit or debit.
         if (row.found_existing)
           return row.same_payload ? { kind: "replay", value: toEntry(row) } : { kind: "key_reused" };
@@ -285,6 +303,7 @@ export function createWalletRepository(db: Database) {
       return write(async (): Promise<WriteOutcome<Transfer, TransferRefusal>> => {
         const [row] = await queryRows<{
           wallet_found: boolean;
+          closed: boolean;
           found_existing: boolean;
           same_payload: boolean | null;
           created: boolean;
@@ -302,22 +321,23 @@ export function createWalletRepository(db: Database) {
           db,
           sql`
             with snapshot as (
-              select version from wallets where user_id = ${from}::uuid
+              select version, closed_at from wallets where user_id = ${from}::uuid
             ), existing as (
               select transfer_id, counterparty_user_id, amount_minor, balance_after_minor, description,
                      payload_fingerprint, created_at
               from transactions
               where user_id = ${from}::uuid and idempotency_key = ${transfer.idempotencyKey}::text
             ), locked as (
-              select user_id, balance_minor, version
+              select user_id, balance_minor, version, closed_at
               from wallets
               where user_id in (${from}::uuid, ${to}::uuid) and not exists (select 1 from existing)
               order by user_id
               for update
             ), sender as (
-              select balance_minor, version from locked where user_id = ${from}::uuid
+              select balance_minor, version, closed_at from locked where user_id = ${from}::uuid
             ), recipient as (
-              select balance_minor from locked where user_id = ${to}::uuid
+              -- A closed wallet receives nothing, and looks to the sender like no wallet at all.
+              select balance_minor from locked where user_id = ${to}::uuid and closed_at is null
             ), outgoing as (
               insert into transactions (id, user_id, type, amount_minor, balance_after_minor, description,
                                         idempotency_key, payload_fingerprint, transfer_id,
@@ -327,7 +347,8 @@ export function createWalletRepository(db: Database) {
                      ${transfer.idempotencyKey}::text, ${transfer.fingerprint}::text,
                      ${transfer.transferId}::uuid, ${to}::uuid, clock_timestamp()
               from sender s cross join recipient r
-              where s.balance_minor >= ${amount}::bigint
+              where s.closed_at is null
+                and s.balance_minor >= ${amount}::bigint
                 and r.balance_minor <= ${MAX_BALANCE_MINOR}::bigint - ${amount}::bigint
               on conflict (user_id, idempotency_key) do nothing
               returning transfer_id, amount_minor, balance_after_minor, description, created_at
@@ -349,6 +370,7 @@ export function createWalletRepository(db: Database) {
               returning w.user_id
             )
             select (snap.version is not null) as wallet_found,
+                   (snap.closed_at is not null or s.closed_at is not null) as closed,
                    (e.payload_fingerprint is not null) as found_existing,
                    e.payload_fingerprint = ${transfer.fingerprint}::text as same_payload,
                    ((select count(*) from moved) = 2) as created,
@@ -370,6 +392,7 @@ export function createWalletRepository(db: Database) {
             left join outgoing o on true`,
         );
         if (!row?.wallet_found) return { kind: "no_wallet" };
+        if (row.closed) return { kind: "closed" };
         const result = (): Transfer => ({
           id: String(row.id),
           fromUserId: from,
@@ -390,21 +413,24 @@ export function createWalletRepository(db: Database) {
       });
     },
 
-    /** The stored balance, or null when the wallet does not exist (yet). */
-    async balance(userId: string): Promise<number | null> {
-      const [row] = await queryRows<{ balance_minor: string | number }>(
+    /** The stored balance of an open wallet, or why there is none. */
+    async balance(userId: string): Promise<Gated<{ balanceMinor: number }>> {
+      const [row] = await queryRows<{ balance_minor: string | number; closed: boolean }>(
         db,
-        sql`select balance_minor::text as balance_minor from wallets where user_id = ${userId}::uuid`,
+        sql`select balance_minor::text as balance_minor, (closed_at is not null) as closed
+            from wallets where user_id = ${userId}::uuid`,
       );
-      return row ? toSafeInteger(row.balance_minor, "balance_minor") : null;
+      if (!row) return { state: "missing" };
+      if (row.closed) return { state: "closed" };
+      return { state: "open", balanceMinor: toSafeInteger(row.balance_minor, "balance_minor") };
     },
 
-    async walletExists(userId: string): Promise<boolean> {
-      const [row] = await queryRows<{ ready: boolean }>(
+    async walletState(userId: string): Promise<WalletState> {
+      const [row] = await queryRows<{ closed: boolean }>(
         db,
-        sql`select exists (select 1 from wallets where user_id = ${userId}::uuid) as ready`,
+        sql`select (closed_at is not null) as closed from wallets where user_id = ${userId}::uuid`,
       );
-      return Boolean(row?.ready);
+      return stateOf(row);
     },
 
     /**
@@ -419,15 +445,15 @@ export function createWalletRepository(db: Database) {
       limit: number,
       after: HistoryPosition | null,
       types: readonly EntryType[] | null = null,
-    ): Promise<LedgerEntry[] | null> {
+    ): Promise<Gated<{ entries: LedgerEntry[] }>> {
       const position = after
         ? sql`and (t.created_at, t.id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`
         : sql``;
       const ofTypes = types ? sql`and t.type in (${textList(types)})` : sql``;
-      const rows = await queryRows<Omit<EntryRow, "id"> & { id: string | null; wallet_found: boolean }>(
+      const rows = await queryRows<Omit<EntryRow, "id"> & { id: string | null; closed: boolean | null }>(
         db,
         sql`
-          select exists (select 1 from wallets where user_id = ${userId}::uuid) as wallet_found,
+          select (select closed_at is not null from wallets where user_id = ${userId}::uuid) as closed,
                  page.id::text as id, page.type, page.amount_minor::text as amount_minor,
                  page.balance_after_minor::text as balance_after_minor, page.description,
                  ${isoTimestamp(sql`page.created_at`)} as created_at,
@@ -444,19 +470,49 @@ export function createWalletRepository(db: Database) {
           ) page on true
           order by page.created_at desc nulls last, page.id desc nulls last`,
       );
-      if (!rows[0]?.wallet_found) return null;
-      return rows.flatMap((row) => (row.id === null ? [] : [toEntry(row as EntryRow)]));
+      const state = stateOf(rows[0]?.closed === null ? undefined : rows[0]);
+      if (state !== "open") return { state };
+      return { state, entries: rows.flatMap((row) => (row.id === null ? [] : [toEntry(row as EntryRow)])) };
     },
 
-    /** Creates the user's wallet unless it exists: safe under redelivery and concurrency. */
-    async provision(userId: string): Promise<{ created: boolean }> {
-      const rows = await queryRows<{ user_id: string }>(
+    /**
+     * Creates the user's wallet unless it exists: safe under redelivery and concurrency. A wallet
+     * that exists already is left as it is, closed ones included.
+     */
+    async provision(userId: string): Promise<ProvisionOutcome> {
+      const [row] = await queryRows<{ created: boolean; closed: boolean }>(
         db,
-        sql`insert into wallets (user_id) values (${userId}::uuid)
-            on conflict (user_id) do nothing
-            returning user_id::text as user_id`,
+        sql`with inserted as (
+              insert into wallets (user_id) values (${userId}::uuid)
+              on conflict (user_id) do nothing
+              returning user_id
+            )
+            select exists (select 1 from inserted) as created,
+                   exists (select 1 from wallets where user_id = ${userId}::uuid and closed_at is not null)
+                     as closed`,
       );
-      return { created: rows.length === 1 };
+      return row?.created ? "provisioned" : row?.closed ? "closed" : "exists";
+    },
+
+    /**
+     * Closes the user's wallet, once: a wallet that is already closed is left alone (redelivery),
+     * and a wallet that does not exist yet is created closed, so that its late provisioning
+     * (`on conflict do nothing`) finds it closed. A posting that holds the wallet's lock finishes
+     * first; any later one sees the wallet closed on the row it locks.
+     */
+    async close(userId: string): Promise<CloseOutcome> {
+      const [row] = await queryRows<{ version: string | number }>(
+        db,
+        sql`insert into wallets (user_id, closed_at) values (${userId}::uuid, clock_timestamp())
+            on conflict (user_id) do update
+              -- Read once the row is locked, so every entry applied before the closure is older.
+              set closed_at = clock_timestamp(), version = wallets.version + 1, updated_at = now()
+              where wallets.closed_at is null
+            returning version::text as version`,
+      );
+      if (!row) return "already_closed";
+      // An inserted wallet starts at version 0; closing an existing one moved its version past it.
+      return toSafeInteger(row.version, "version") === 0 ? "closed_before_provisioning" : "closed";
     },
 
     /**

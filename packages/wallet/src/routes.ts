@@ -17,22 +17,37 @@ import type { WalletService } from "./service";
 
 export type WalletApp = OpenAPIHono<AuthEnv>;
 
-/** The 503 every wallet route answers until the wallet exists; `walletStatus` says why. */
-const Provisioning = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.literal(503),
-    code: z.literal("WALLET_PROVISIONING"),
-    message: z.string(),
-    detail: z.string(),
-    walletStatus: z.literal("provisioning"),
-  })
-  .openapi("Provisioning");
+/** A problem that says why the wallet is not open; `status` stays RFC 9457's numeric one. */
+const walletProblem = <S extends number, C extends string, W extends string>(
+  name: string,
+  status: S,
+  code: C,
+  walletStatus: W,
+) =>
+  z
+    .object({
+      type: z.string(),
+      title: z.string(),
+      status: z.literal(status),
+      code: z.literal(code),
+      message: z.string(),
+      detail: z.string(),
+      walletStatus: z.literal(walletStatus),
+    })
+    .openapi(name);
+
+/** Until the wallet exists (`user.registered` not consumed yet). */
+const Provisioning = walletProblem("Provisioning", 503, "WALLET_PROVISIONING", "provisioning");
+/** Once the account was closed (`user.closed`); the ledger is kept. */
+const Closed = walletProblem("WalletClosed", 410, "WALLET_CLOSED", "closed");
 
 /** Responses every authenticated wallet route shares. */
 export const walletResponses = {
   401: problemContent("Missing, invalid or expired token"),
+  410: {
+    description: "The account, and with it the wallet, was closed (WALLET_CLOSED); this never changes",
+    content: { "application/problem+json": { schema: Closed } },
+  },
   503: {
     description: "The wallet does not exist yet; retry after Retry-After seconds (WALLET_PROVISIONING)",
     headers: RETRY_AFTER_HEADER,

@@ -28,6 +28,12 @@ export const wallets = pgTable(
     version: bigint("version", { mode: "number" }).notNull().default(0),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+    /**
+     * Set when the user closed their account (`user.closed`): every route then answers 410 and
+     * nothing moves in or out; the ledger stays for audit and reconciliation. A wallet closed
+     * before it was provisioned is created closed, so the late `user.registered` finds it.
+     */
+    closedAt: timestamp("closed_at", { withTimezone: true, precision: 6 }),
   },
   (t) => [
     // The last line of defence: the write statement checks funds itself, this catches any bug.

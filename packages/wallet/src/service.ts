@@ -8,6 +8,7 @@ import type {
   Transfer,
   TransferRefusal,
   WalletRepository,
+  WalletState,
   WriteOutcome,
 } from "./repository";
 
@@ -100,6 +101,21 @@ export function createWalletService(deps: WalletServiceDeps) {
       { walletStatus: "provisioning" },
     );
 
+  const closed = () =>
+    new AppError({
+      status: 410,
+      code: "WALLET_CLOSED",
+      message: "The wallet was closed with its account.",
+      extra: { walletStatus: "closed" },
+    });
+
+  /** The answer of every wallet route whose wallet is not open. */
+  function open<T extends { state: WalletState }>(result: T): Extract<T, { state: "open" }> {
+    if (result.state === "missing") throw provisioning();
+    if (result.state === "closed") throw closed();
+    return result as Extract<T, { state: "open" }>;
+  }
+
   /**
    * Runs one write statement until its outcome is final: a stale refusal or a key race is re-read
    * (decision 8), contention is run again after a short jittered pause, and everything else is
@@ -116,6 +132,8 @@ export function createWalletService(deps: WalletServiceDeps) {
       switch (outcome.kind) {
         case "no_wallet":
           throw provisioning();
+        case "closed":
+          throw closed();
         case "created":
           return { value: outcome.value, replayed: false };
         case "replay":
@@ -200,13 +218,10 @@ export function createWalletService(deps: WalletServiceDeps) {
 
   return {
     post,
-    credit: (userId: string, request: PostRequest) => post("credit", userId, request),
-    debit: (userId: string, request: PostRequest) => post("debit", userId, request),
     transfer,
 
     async balance(userId: string): Promise<{ balanceMinor: number; currency: typeof CURRENCY }> {
-      const balanceMinor = await repository.balance(userId);
-      if (balanceMinor === null) throw provisioning();
+      const { balanceMinor } = open(await repository.balance(userId));
       return { balanceMinor, currency: CURRENCY };
     },
 
@@ -221,8 +236,7 @@ export function createWalletService(deps: WalletServiceDeps) {
         });
       }
       // One extra row tells whether another page exists without a count query.
-      const rows = await repository.history(userId, limit + 1, after);
-      if (rows === null) throw provisioning();
+      const { entries: rows } = open(await repository.history(userId, limit + 1, after));
       const items = rows.slice(0, limit);
       const last = items.at(-1);
       return {
@@ -236,13 +250,11 @@ export function createWalletService(deps: WalletServiceDeps) {
 
     /** The newest `limit` entries, optionally only of some types (no cursor: the challenge's list). */
     async recent(userId: string, limit: number, types: readonly EntryType[] | null): Promise<LedgerEntry[]> {
-      const entries = await repository.history(userId, limit, null, types);
-      if (entries === null) throw provisioning();
-      return entries;
+      return open(await repository.history(userId, limit, null, types)).entries;
     },
 
     async status(userId: string): Promise<{ status: "ready" }> {
-      if (!(await repository.walletExists(userId))) throw provisioning();
+      open({ state: await repository.walletState(userId) });
       return { status: "ready" };
     },
   };

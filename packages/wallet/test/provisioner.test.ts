@@ -8,6 +8,7 @@ import {
 import { eventSigningKeyId } from "@platform/core";
 import { createDatabase, type DatabaseHandle, queryRows } from "@platform/db";
 import {
+  buildUserClosedEvent,
   buildUserRegisteredEvent,
   computeSignature,
   type DeadLetter,
@@ -19,6 +20,7 @@ import {
   signEvent,
   stringAttribute,
   toSqsRecord,
+  type UserClosedV1,
   type UserRegisteredV1,
   verifyEventSignature,
 } from "@platform/messaging";
@@ -85,22 +87,30 @@ function deliver(using: WalletProvisionerHandler = handler, waitTimeSeconds = 0)
   });
 }
 
+type UserEvent = UserRegisteredV1 | UserClosedV1;
+
+const builders = { "user.registered": buildUserRegisteredEvent, "user.closed": buildUserClosedEvent };
+
 interface Forgery {
   /** Changes the body after it was signed (a broker or an attacker). */
   tamper?: (body: string) => string;
   /** Signs this value with the real key instead of the event (a bug in a publisher, not an attack). */
-  signed?: (event: UserRegisteredV1) => unknown;
+  signed?: (event: UserEvent) => unknown;
   /** Signs these exact bytes with the real key, the way events were signed before canonical JSON. */
-  signedBytes?: (event: UserRegisteredV1) => string;
+  signedBytes?: (event: UserEvent) => string;
   key?: string;
   keyId?: string;
   drop?: string[];
   timestamp?: Date;
 }
 
-/** Sends a `user.registered` event as the publisher would, or forged as described. */
-async function sendEvent(userId = randomUUID(), forgery: Forgery = {}) {
-  const event = buildUserRegisteredEvent({ userId, correlationId: "corr-42" });
+/** Sends a `user.registered` (or `user.closed`) event as the publisher would, or forged as described. */
+async function sendEvent(
+  userId = randomUUID(),
+  forgery: Forgery = {},
+  type: keyof typeof builders = "user.registered",
+) {
+  const event = builders[type]({ userId, correlationId: "corr-42" });
   const signing = {
     key: forgery.key ?? KEY,
     keyId: forgery.keyId ?? eventSigningKeyId(KEY),
@@ -125,7 +135,7 @@ async function sendEvent(userId = randomUUID(), forgery: Forgery = {}) {
     [EventAttribute.signatureTimestamp]: stringAttribute(signed.timestamp),
     [EventAttribute.keyId]: stringAttribute(signed.keyId),
     [EventAttribute.eventId]: stringAttribute(event.id),
-    [EventAttribute.eventType]: stringAttribute("user.registered@1"),
+    [EventAttribute.eventType]: stringAttribute(`${type}@1`),
     [EventAttribute.correlationId]: stringAttribute("corr-42"),
   };
   for (const name of forgery.drop ?? []) delete attributes[name];
@@ -464,6 +474,139 @@ describe("wallet provisioner", () => {
       await unavailable.close();
     }
     expect(await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 })).toHaveLength(1);
+  });
+
+  describe("user.closed", () => {
+    /** The wallet's closing time, null while open, undefined when there is no wallet. */
+    async function closedAt(userId: string): Promise<string | null | undefined> {
+      const [row] = await queryRows<{ closed_at: string | null }>(
+        wallet.db,
+        sql`select closed_at::text as closed_at from wallets where user_id = ${userId}::uuid`,
+      );
+      return row === undefined ? undefined : row.closed_at;
+    }
+
+    async function provisioned(): Promise<ReturnType<typeof randomUUID>> {
+      const userId = randomUUID();
+      await sendEvent(userId);
+      expect(await deliver()).toMatchObject({ deleted: 1 });
+      expect(await closedAt(userId)).toBeNull();
+      return userId;
+    }
+
+    it("closes the wallet, then the event source deletes the message", async () => {
+      const userId = await provisioned();
+      const { event } = await sendEvent(userId, {}, "user.closed");
+      expect(await deliver()).toEqual({ received: 1, deleted: 1, failed: 0 });
+      expect(await closedAt(userId)).toEqual(expect.any(String));
+      expect(await queueIsEmpty()).toBe(true);
+      expect(log.lines).toContainEqual(
+        expect.objectContaining({
+          message: "wallet closed",
+          eventId: event.id,
+          correlationId: "corr-42",
+          userId,
+        }),
+      );
+    });
+
+    it("treats a redelivered closure as a no-op that keeps the first closing time", async () => {
+      const userId = await provisioned();
+      const { body } = await sendEvent(userId, {}, "user.closed");
+      // The same signed message once more, as an at-least-once queue may deliver it.
+      const { Messages = [] } = await queues.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queues.queueUrl,
+          MessageAttributeNames: ["All"],
+          VisibilityTimeout: 0,
+        }),
+      );
+      expect(Messages[0]?.Body).toBe(body);
+      expect(await deliver()).toMatchObject({ deleted: 1 });
+      const closedFirst = await closedAt(userId);
+      expect(closedFirst).toEqual(expect.any(String));
+      await queues.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queues.queueUrl,
+          MessageBody: Messages[0]?.Body,
+          MessageAttributes: Messages[0]?.MessageAttributes,
+        }),
+      );
+      expect(await deliver()).toMatchObject({ deleted: 1 });
+      expect(await closedAt(userId)).toBe(closedFirst);
+      const outcomes = log.lines.filter((line) => line.userId === userId).map((line) => line.message);
+      expect(outcomes).toEqual(["wallet provisioned", "wallet closed", "wallet already closed"]);
+    });
+
+    it("records a closure that arrives before the registration, and the registration then opens nothing", async () => {
+      const userId = randomUUID();
+      await sendEvent(userId, {}, "user.closed");
+      expect(await deliver()).toMatchObject({ deleted: 1 });
+      await sendEvent(userId);
+      expect(await deliver()).toMatchObject({ deleted: 1 });
+      expect(await walletsOf(userId)).toBe(1);
+      expect(await closedAt(userId)).toEqual(expect.any(String));
+      const outcomes = log.lines.filter((line) => line.userId === userId).map((line) => line.message);
+      expect(outcomes).toEqual([
+        "wallet closed before it was provisioned",
+        "wallet already closed; not provisioned",
+      ]);
+      expect(await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 })).toHaveLength(0);
+    });
+
+    it.each<[string, Forgery, RegExp]>([
+      ["a forged signature", { key: "attacker-key" }, /bad signature: signature mismatch/],
+      [
+        "a body that breaks the schema",
+        { signed: (event) => ({ ...event, data: { userId: "me" } }) },
+        /schema: data.userId/,
+      ],
+    ])("dead-letters a closure with %s and never applies it", async (_label, forgery, reason) => {
+      const userId = await provisioned();
+      const { event } = await sendEvent(userId, forgery, "user.closed");
+      expect(await deliver()).toEqual({ received: 1, deleted: 1, failed: 0 });
+      expect(await closedAt(userId)).toBeNull();
+      expect(await listDeadLetters(queues.sqs, queues.dlqUrl, { waitTimeSeconds: 0 })).toMatchObject([
+        { eventId: event.id, eventType: "user.closed@1", reason: expect.stringMatching(reason) },
+      ]);
+    });
+
+    it("retries a closure that failed transiently at its tier, and the next delivery closes the wallet", async () => {
+      const userId = await provisioned();
+      const unavailable = createDatabase({
+        driver: "pg",
+        url: database.url.replace(/\/[^/]+$/, "/no_such_database"),
+      });
+      const failing = createWalletProvisionerHandler(queues.env, {
+        database: unavailable,
+        sqs: queues.sqs,
+        logger: log.logger,
+      });
+      const { event } = await sendEvent(userId, {}, "user.closed");
+      try {
+        expect(await deliver(failing)).toEqual({ received: 1, deleted: 0, failed: 1 });
+      } finally {
+        await unavailable.close();
+      }
+      expect(await closedAt(userId)).toBeNull();
+      expect(log.lines).toContainEqual(
+        expect.objectContaining({
+          level: "warn",
+          eventId: event.id,
+          attempt: 1,
+          tier: "1",
+          retryInSeconds: 1,
+        }),
+      );
+      // Hidden for the first tier (1 s here), then delivered again.
+      expect(
+        await eventually(async () => ((await deliver(handler, 1)).deleted === 1 ? true : undefined)),
+      ).toBe(true);
+      expect(await closedAt(userId)).toEqual(expect.any(String));
+      expect(log.lines).toContainEqual(
+        expect.objectContaining({ message: "wallet closed", eventId: event.id, attempt: 2 }),
+      );
+    });
   });
 });
 

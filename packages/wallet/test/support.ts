@@ -34,7 +34,7 @@ type Fetch = (path: string, init: RequestInit) => Response | Promise<Response>;
 /** JSON requests against an app's `request` (in process) or a real server's `fetch`. */
 export function client(fetcher: Fetch) {
   return {
-    post(path: string, auth: Record<string, string>, body: unknown, key?: string) {
+    async post(path: string, auth: Record<string, string>, body: unknown, key?: string): Promise<Response> {
       return fetcher(path, {
         method: "POST",
         headers: {
@@ -45,7 +45,7 @@ export function client(fetcher: Fetch) {
         body: typeof body === "string" ? body : JSON.stringify(body),
       });
     },
-    get(path: string, auth: Record<string, string>) {
+    async get(path: string, auth: Record<string, string>): Promise<Response> {
       return fetcher(path, { method: "GET", headers: auth });
     },
   };

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiRequest, apiGatewayV2Event, lambdaContext, parseResult } from "../../../test/support/apigw";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
 import {
+  closeWallet,
   createWalletLambdaHandler,
   migrateWalletDatabase,
   provisionWallet,
@@ -147,6 +148,20 @@ describe("wallet-api Lambda handler (API Gateway HTTP API, payload 2.0)", () => 
     expect(balance.json).toEqual({ amount: 50 });
   });
 
+  it("answers 410 WALLET_CLOSED once the wallet was closed", async () => {
+    const database = testDb.open();
+    const { userId, auth } = await newUser(database.db);
+    try {
+      await closeWallet(database.db, userId);
+    } finally {
+      await database.close();
+    }
+    const response = await invoke({ method: "GET", path: "/v1/balance", headers: auth });
+    expect(response.statusCode).toBe(410);
+    expect(response.headers["content-type"]).toContain("application/problem+json");
+    expect(response.json).toMatchObject({ status: 410, code: "WALLET_CLOSED", walletStatus: "closed" });
+  });
+
   it("serves its health and docs under /wallet, where the shared API Gateway routes them", async () => {
     const ready = await invoke({ method: "GET", path: "/wallet/health/ready" });
     expect(ready.statusCode).toBe(200);
@@ -211,7 +226,7 @@ describe("wallet migrator", () => {
       expect(await migrateWalletDatabase(env)).toEqual({ applied: 0 });
       const database = testDb.open();
       try {
-        expect(await provisionWallet(database.db, randomUUID())).toEqual({ created: true });
+        expect(await provisionWallet(database.db, randomUUID())).toBe("provisioned");
       } finally {
         await database.close();
       }

@@ -1,0 +1,1 @@
+ALTER TABLE "wallets" ADD COLUMN "closed_at" timestamp (6) with time zone;
