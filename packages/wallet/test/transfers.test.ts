@@ -415,7 +415,9 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
       const recipient = await funded(0);
       const [first, second] = [sender.userId, recipient.userId].sort() as [string, string];
       const other = new pg.Client({ connectionString: testDb.url });
-      await other.connect();
+      // Outside the other transaction: a transaction sees one snapshot of pg_stat_activity.
+      const observer = new pg.Client({ connectionString: testDb.url });
+      await Promise.all([other.connect(), observer.connect()]);
       try {
         // The other transaction waits longer before it checks for deadlocks, so PostgreSQL picks
         // the transfer as the victim, deterministically.
@@ -426,7 +428,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
         const pending = transfer(sender, { toUserId: recipient.userId, amountMinor: 25 });
         // Once the transfer holds the first wallet and waits for the second, close the cycle.
         await waitFor(async () => {
-          const { rows } = await other.query(
+          const { rows } = await observer.query(
             "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
           );
           return rows[0].n > 0;
@@ -439,7 +441,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
         // The deadlocked attempt, then the one that went through.
         expect(statements).toHaveLength(2);
       } finally {
-        await other.end();
+        await Promise.all([other.end(), observer.end()]);
       }
       expect(await balanceOf(sender)).toBe(75);
       expect(await balanceOf(recipient)).toBe(25);
