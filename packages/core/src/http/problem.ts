@@ -13,6 +13,7 @@ const titles: Record<number, string> = {
   404: "Not Found",
   405: "Method Not Allowed",
   409: "Conflict",
+  410: "Gone",
   413: "Content Too Large",
   415: "Unsupported Media Type",
   422: "Unprocessable Content",
@@ -38,8 +39,6 @@ export interface ProblemBody {
 export function problemResponse(c: Context, error: AppError): Response {
   const requestId = c.get("requestId" as never) as string | undefined;
   const body: ProblemBody = {
-    // First, so that an extension can never replace a member RFC 9457 defines (a numeric status).
-    ...error.extra,
     type: `urn:problem:${error.code.toLowerCase().replaceAll("_", "-")}`,
     title: titles[error.status] ?? "Error",
     status: error.status,
@@ -50,6 +49,10 @@ export function problemResponse(c: Context, error: AppError): Response {
     ...(requestId ? { requestId } : {}),
     ...(error.fields ? { errors: error.fields } : {}),
   };
+  // Extensions never replace a member RFC 9457 or this contract defines (a numeric status).
+  for (const [name, value] of Object.entries(error.extra)) {
+    if (!Object.hasOwn(body, name)) body[name] = value;
+  }
   return c.body(JSON.stringify(body), error.status as ContentfulStatusCode, {
     ...error.headers,
     "Content-Type": PROBLEM_CONTENT_TYPE,
