@@ -97,7 +97,7 @@ async function waitForWallet(token: string): Promise<number[]> {
   }
 }
 
-async function readyUser(label: string) {
+async function readyUser(label: string): Promise<Registered & { password: string }> {
   const registered = await register(label);
   await waitForWallet(registered.accessToken);
   return registered;
@@ -328,6 +328,194 @@ describe("the platform over HTTP", () => {
       );
       expectProblem(stolen, 400, "INVALID_CURSOR");
     });
+  });
+
+  describe("transfers", () => {
+    interface Transfer {
+      id: string;
+      fromUserId: string;
+      toUserId: string;
+      amountMinor: number;
+      balanceMinor: number;
+      description: string | null;
+      createdAt: string;
+    }
+    interface TransferLeg extends Entry {
+      transferId: string;
+      counterpartyUserId: string;
+    }
+    const transfer = (token: string, body: unknown, key: string = randomUUID()) =>
+      wallet.post<Transfer>("/v1/transfers", { token, body, headers: { "idempotency-key": key } });
+
+    it("moves money between two wallets as two legs, once per key", timeout, async () => {
+      const [alice, bob] = await Promise.all([readyUser("transfer-from"), readyUser("transfer-to")]);
+      expect((await post(alice.accessToken, "credit", { amountMinor: 1000 })).status).toBe(201);
+
+      const key = `e2e-${randomUUID()}`;
+      const body = { toUserId: bob.user.id, amountMinor: 400, description: "rent share" };
+      const sent = await transfer(alice.accessToken, body, key);
+      expect(sent.status, sent.text).toBe(201);
+      expect(sent.body).toEqual({
+        id: expect.any(String),
+        fromUserId: alice.user.id,
+        toUserId: bob.user.id,
+        amountMinor: 400,
+        balanceMinor: 600,
+        description: "rent share",
+        createdAt: expect.any(String),
+      });
+      const replay = await transfer(alice.accessToken, body, key);
+      expect(replay.status, replay.text).toBe(200);
+      expect(replay.headers.get("idempotent-replayed")).toBe("true");
+      expect(replay.body).toEqual(sent.body);
+      expectProblem(
+        await transfer(alice.accessToken, { ...body, amountMinor: 401 }, key),
+        422,
+        "IDEMPOTENCY_KEY_REUSED",
+      );
+      expect(await balanceOf(alice.accessToken)).toBe(600);
+      expect(await balanceOf(bob.accessToken)).toBe(400);
+
+      const legs = await Promise.all(
+        [alice, bob].map((who) =>
+          wallet.get<{ items: TransferLeg[] }>("/v1/transactions?limit=1", { token: who.accessToken }),
+        ),
+      );
+      expect(legs[0]?.body.items[0]).toMatchObject({
+        type: "transfer_out",
+        amountMinor: 400,
+        transferId: sent.body.id,
+        counterpartyUserId: bob.user.id,
+      });
+      expect(legs[1]?.body.items[0]).toMatchObject({
+        type: "transfer_in",
+        amountMinor: 400,
+        balanceMinor: 400,
+        transferId: sent.body.id,
+        counterpartyUserId: alice.user.id,
+      });
+    });
+
+    it(
+      "refuses an overdraft, a self transfer and an unknown recipient, writing nothing",
+      timeout,
+      async () => {
+        const [alice, bob] = await Promise.all([readyUser("refused-from"), readyUser("refused-to")]);
+        expect((await post(alice.accessToken, "credit", { amountMinor: 100 })).status).toBe(201);
+        expectProblem(
+          await transfer(alice.accessToken, { toUserId: bob.user.id, amountMinor: 101 }),
+          409,
+          "INSUFFICIENT_FUNDS",
+        );
+        expectProblem(
+          await transfer(alice.accessToken, { toUserId: alice.user.id, amountMinor: 1 }),
+          422,
+          "SELF_TRANSFER",
+        );
+        expectProblem(
+          await transfer(alice.accessToken, { toUserId: randomUUID(), amountMinor: 1 }),
+          404,
+          "RECIPIENT_NOT_FOUND",
+        );
+        expect(await balanceOf(alice.accessToken)).toBe(100);
+        expect(await balanceOf(bob.accessToken)).toBe(0);
+      },
+    );
+  });
+
+  describe("the challenge's transaction routes", () => {
+    interface ChallengeEntry {
+      id: string;
+      user_id: string;
+      type: "CREDIT" | "DEBIT";
+      amount: number;
+    }
+
+    it("credits, debits, lists by type and reads the balance", timeout, async () => {
+      const { accessToken: token, user } = await readyUser("challenge");
+      const credit = await wallet.post<ChallengeEntry>("/transactions", {
+        token,
+        body: { user_id: user.id, type: "CREDIT", amount: 700 },
+      });
+      expect(credit.status, credit.text).toBe(200);
+      expect(credit.body).toEqual({ id: expect.any(String), user_id: user.id, type: "CREDIT", amount: 700 });
+      const debit = await wallet.post<ChallengeEntry>("/transactions", {
+        token,
+        body: { user_id: user.id, type: "DEBIT", amount: 200 },
+      });
+      expect(debit.status, debit.text).toBe(200);
+      expectProblem(
+        await wallet.post("/transactions", { token, body: { user_id: user.id, type: "DEBIT", amount: 501 } }),
+        409,
+        "INSUFFICIENT_FUNDS",
+      );
+      expectProblem(
+        await wallet.post("/transactions", {
+          token,
+          body: { user_id: randomUUID(), type: "CREDIT", amount: 1 },
+        }),
+        403,
+        "USER_MISMATCH",
+      );
+
+      const credits = await wallet.get<ChallengeEntry[]>("/transactions?type=CREDIT", { token });
+      expect(credits.status, credits.text).toBe(200);
+      expect(credits.body).toEqual([credit.body]);
+      const all = await wallet.get<ChallengeEntry[]>("/transactions", { token });
+      expect(all.body.map((entry) => entry.id)).toEqual([debit.body.id, credit.body.id]);
+      const balance = await wallet.get<{ amount: number }>("/balance", { token });
+      expect(balance.status, balance.text).toBe(200);
+      expect(balance.body).toEqual({ amount: 500 });
+    });
+  });
+
+  describe("closing an account", () => {
+    it(
+      "ends the account, closes its wallet through the event path, and frees the email for a new account",
+      timeout,
+      async () => {
+        const account = newAccount("closure");
+        const registered = await users.post<Registered>("/v1/auth/register", { body: account });
+        expect(registered.status, registered.text).toBe(201);
+        const { accessToken: token, user } = registered.body;
+        await waitForWallet(token);
+        expect((await post(token, "credit", { amountMinor: 250 })).status).toBe(201);
+
+        expectProblem(
+          await users.delete("/v1/users/me", { token, body: { password: "not the password" } }),
+          401,
+          "INVALID_CREDENTIALS",
+        );
+        const closed = await users.delete("/v1/users/me", { token, body: { password: account.password } });
+        expect(closed.status, closed.text).toBe(204);
+        expectProblem(await users.get("/v1/users/me", { token }), 401, "UNAUTHORIZED");
+        expectProblem(
+          await users.post("/v1/auth/login", { body: { email: account.email, password: account.password } }),
+          401,
+          "INVALID_CREDENTIALS",
+        );
+
+        // The wallet learns of the closure through user.closed (outbox, queue, consumer): until
+        // then it still answers; once closed, every route answers 410, for good.
+        const deadline = Date.now() + target.profile.readyTimeoutMs;
+        let balance = await wallet.get("/v1/balance", { token });
+        while (balance.status === 200 && Date.now() < deadline) {
+          await sleep(100);
+          balance = await wallet.get("/v1/balance", { token });
+        }
+        expectProblem(balance, 410, "WALLET_CLOSED");
+        expectProblem(await post(token, "credit", { amountMinor: 1 }), 410, "WALLET_CLOSED");
+        expectProblem(await wallet.get("/v1/transactions", { token }), 410, "WALLET_CLOSED");
+        expectProblem(await wallet.get("/v1/wallet/status", { token }), 410, "WALLET_CLOSED");
+
+        // The same email registers again: a new user with a new, empty wallet.
+        const again = await users.post<Registered>("/v1/auth/register", { body: account });
+        expect(again.status, again.text).toBe(201);
+        expect(again.body.user.id).not.toBe(user.id);
+        await waitForWallet(again.body.accessToken);
+        expect(await balanceOf(again.body.accessToken)).toBe(0);
+      },
+    );
   });
 
   describe("bad input", () => {

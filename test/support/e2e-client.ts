@@ -55,6 +55,8 @@ export function createApiClient(baseUrl: string, requestTimeoutMs: number) {
   return {
     get: <T = unknown>(path: string, options?: RequestOptions) => request<T>("GET", path, options),
     post: <T = unknown>(path: string, options?: RequestOptions) => request<T>("POST", path, options),
+    patch: <T = unknown>(path: string, options?: RequestOptions) => request<T>("PATCH", path, options),
+    delete: <T = unknown>(path: string, options?: RequestOptions) => request<T>("DELETE", path, options),
   };
 }
 
