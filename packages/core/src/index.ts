@@ -1,6 +1,7 @@
 export * from "./common-config";
 export * from "./config";
 export * from "./deadline";
+export * from "./error-text";
 export * from "./errors";
 export {
   createHttpApp,

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { safeErrorMessage, withoutQueryParameters } from "./error-text";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 export type LogFields = Record<string, unknown>;
@@ -26,15 +27,23 @@ export function currentLogContext(): LogFields {
 
 const SENSITIVE_KEY = /pass(word)?|secret|token|authorization|hash|signature|cookie/i;
 
-/** Never let a credential reach a log line, however deep it sits in the fields. */
+/**
+ * Never let a credential or a statement's parameters reach a log line, however deep they sit in
+ * the fields: keys named like secrets are masked, errors keep only their name, a short code (an
+ * SQLSTATE, an errno) and a message without parameters or quoted values (error-text.ts), and any
+ * other text is cut before a database library's parameter list.
+ */
 export function redact(value: unknown, depth = 0): unknown {
   if (value instanceof Error) {
+    const { code } = value as { code?: unknown };
     return {
       name: value.name,
-      message: value.message,
-      ...(value.cause ? { cause: redact(value.cause) } : {}),
+      message: safeErrorMessage(value),
+      ...(typeof code === "string" && code.length <= 32 ? { code } : {}),
+      ...(value.cause && depth <= 5 ? { cause: redact(value.cause, depth + 1) } : {}),
     };
   }
+  if (typeof value === "string") return withoutQueryParameters(value);
   if (depth > 5 || value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   const out: Record<string, unknown> = {};

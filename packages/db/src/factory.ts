@@ -1,12 +1,13 @@
 import { createDataApiDatabase } from "./drivers/data-api";
 import { createNodePostgresDatabase } from "./drivers/node-postgres";
+import { withSafeQueryErrors } from "./errors";
 import type { DatabaseConfig, DatabaseHandle, DatabaseOptions } from "./types";
 
 export function createDatabase(config: DatabaseConfig, options: DatabaseOptions = {}): DatabaseHandle {
-  switch (config.driver) {
-    case "pg":
-      return createNodePostgresDatabase(config, options);
-    case "data-api":
-      return createDataApiDatabase(config, options);
-  }
+  const handle =
+    config.driver === "pg"
+      ? createNodePostgresDatabase(config, options)
+      : createDataApiDatabase(config, options);
+  withSafeQueryErrors(handle.db);
+  return handle;
 }

@@ -4,6 +4,7 @@ import {
   type MessageAttributeValue,
   SQSClient,
 } from "@aws-sdk/client-sqs";
+import { describeErrorSafely } from "@platform/core";
 import type { MessagingConfig } from "./config";
 import type { QueueTopology } from "./topology";
 
@@ -83,19 +84,18 @@ export async function ensureQueueTopology(
 
 /**
  * The innermost cause of an error, described: what actually failed. Wrappers such as drizzle's
- * query error quote the statement and its parameters, which must not travel into a DLQ attribute
- * or a log line.
+ * query error quote the statement; the cause is shorter and says why.
  */
 export function describeRootCause(error: unknown): string {
   let current = error;
   for (let depth = 0; depth < 10 && current instanceof Error && current.cause !== undefined; depth++) {
     current = current.cause;
   }
-  return describeError(current);
+  return describeErrorSafely(current);
 }
 
-/** Short, log- and column-safe text of an error. */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 1000);
-  return String(error).slice(0, 1000);
-}
+/**
+ * Short, log- and column-safe text of an error: never a statement's parameters or a value quoted
+ * by the database (it travels into logs, the outbox's last_error and DLQ attributes).
+ */
+export { describeErrorSafely as describeError };

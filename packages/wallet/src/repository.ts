@@ -1,3 +1,4 @@
+import { sqlStateOf } from "@platform/core";
 import { type Database, isoTimestamp, queryRows, toSafeInteger } from "@platform/db";
 import { type SQL, sql } from "drizzle-orm";
 import type { HistoryPosition } from "./cursor";
@@ -140,19 +141,6 @@ const stateOf = (row: { closed: boolean | null } | undefined): WalletState =>
 
 export type ProvisionOutcome = "provisioned" | "exists" | "closed";
 export type CloseOutcome = "closed" | "already_closed" | "closed_before_provisioning";
-
-/** SQLSTATE of a database error, whatever the driver wrapped it in. */
-function sqlStateOf(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current && depth < 5; depth += 1) {
-    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
-    // The Data API reports SQL errors as DatabaseErrorException, SQLSTATE at the end of the message.
-    const fromMessage = typeof message === "string" ? /SQLState: ([0-9A-Z]{5})/.exec(message) : null;
-    if (fromMessage?.[1]) return fromMessage[1];
-    current = cause;
-  }
-  return undefined;
-}
 
 /** Deadlock and serialization failure: PostgreSQL rolled the statement back; running it again is safe. */
 const CONTENTION_STATES = new Set(["40P01", "40001"]);
