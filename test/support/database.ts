@@ -1,6 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { createDataApiEmulator, type DataApiEmulator } from "@platform/data-api-emulator";
-import { createDatabase, type DatabaseConfig, type DatabaseHandle, migrateDatabase } from "@platform/db";
+import {
+  createDatabase,
+  type DatabaseConfig,
+  type DatabaseHandle,
+  migrateDatabase,
+  type SessionTimeouts,
+} from "@platform/db";
 import pg from "pg";
 import { afterAll, inject } from "vitest";
 
@@ -51,15 +57,23 @@ async function admin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A fresh database on the suite's server, migrated with the given drizzle-kit folder. */
-export async function createTestDatabase(prefix: string, migrationsFolder?: string): Promise<TestDatabase> {
+/**
+ * A fresh database on the suite's server, migrated with the given drizzle-kit folder; `timeouts`
+ * become its session timeouts under both drivers (the role's defaults, and node-postgres' own).
+ */
+export async function createTestDatabase(
+  prefix: string,
+  migrationsFolder?: string,
+  options: { timeouts?: SessionTimeouts } = {},
+): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(4).toString("hex")}`;
   await admin((client) => client.query(`create database "${name}"`));
   const url = inject("postgresAdminUrl").replace(/\/postgres$/, `/${name}`);
   const { endpoint } = await dataApiEmulator();
-  const open: TestDatabase["open"] = (options = {}) => {
+  const { timeouts } = options;
+  const open: TestDatabase["open"] = (handleOptions = {}) => {
     const config: DatabaseConfig =
-      options.driver === "data-api"
+      handleOptions.driver === "data-api"
         ? {
             driver: "data-api",
             resourceArn: "arn:aws:rds:us-east-1:123456789012:cluster:test",
@@ -67,13 +81,16 @@ export async function createTestDatabase(prefix: string, migrationsFolder?: stri
             database: name,
             endpoint,
           }
-        : { driver: "pg", url, poolMax: options.poolMax ?? 10 };
-    return createDatabase(config, options.onStatement ? { onStatement: options.onStatement } : {});
+        : { driver: "pg", url, poolMax: handleOptions.poolMax ?? 10 };
+    return createDatabase(
+      { ...config, ...(timeouts ? { timeouts } : {}) },
+      handleOptions.onStatement ? { onStatement: handleOptions.onStatement } : {},
+    );
   };
   if (migrationsFolder) {
     const handle = open();
     try {
-      await migrateDatabase(handle.db, migrationsFolder);
+      await migrateDatabase(handle.db, migrationsFolder, handle.timeouts);
     } finally {
       await handle.close();
     }

@@ -31,3 +31,33 @@ export function withinInvocation<T>(
   if (remainingMs === undefined) return work();
   return withDeadline(Date.now() + Math.max(0, remainingMs - LAMBDA_ANSWER_MARGIN_MS), work);
 }
+
+/** A dependency had not answered when the work's deadline came; the caller answers 503. */
+export class DeadlineExceededError extends Error {
+  constructor(what: string) {
+    super(`${what} had not answered when the deadline passed`);
+    this.name = "DeadlineExceededError";
+  }
+}
+
+/**
+ * Waits for `work` no longer than `graceMs` past the current deadline (see withDeadline), then
+ * fails with a DeadlineExceededError; without a deadline it simply waits. The work itself is not
+ * cancelled: its late answer is ignored.
+ */
+export async function beforeDeadline<T>(what: string, work: Promise<T>, graceMs = 0): Promise<T> {
+  const deadline = currentDeadline();
+  if (deadline === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new DeadlineExceededError(what)),
+      Math.max(0, deadline + graceMs - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

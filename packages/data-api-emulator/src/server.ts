@@ -109,6 +109,11 @@ export async function createDataApiEmulator(options: DataApiEmulatorOptions): Pr
         options: "-c TimeZone=UTC",
       });
       pool.on("error", (error) => log?.warn("idle PostgreSQL connection failed", { error: error.message }));
+      // A connection held by a transaction can be ended by the server too (an idle-in-transaction
+      // timeout): its next statement fails, as on Aurora.
+      pool.on("connect", (client) =>
+        client.on("error", (error) => log?.warn("PostgreSQL connection failed", { error: error.message })),
+      );
       pools.set(name, pool);
     }
     return pool;

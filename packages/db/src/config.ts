@@ -1,8 +1,34 @@
 import { type Env, env, isRunningOnAws, parseEnv } from "@platform/core";
 import { z } from "zod";
-import type { DatabaseConfig } from "./types";
+import { type DatabaseConfig, DEFAULT_SESSION_TIMEOUTS, type SessionTimeouts } from "./types";
 
 export type ServiceDatabase = "USERS" | "WALLET";
+
+/**
+ * Statement and idle-in-transaction timeouts, for either driver. The ceiling keeps a statement
+ * inside the API functions' 28 s, with time left to answer.
+ */
+export function sessionTimeoutsFromEnv(source: Env): SessionTimeouts {
+  const parsed = parseEnv(
+    z.object({
+      DB_STATEMENT_TIMEOUT_MS: env.integer({
+        min: 100,
+        max: 25_000,
+        default: DEFAULT_SESSION_TIMEOUTS.statementMs,
+      }),
+      DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.integer({
+        min: 100,
+        max: 600_000,
+        default: DEFAULT_SESSION_TIMEOUTS.idleInTransactionMs,
+      }),
+    }),
+    source,
+  );
+  return {
+    statementMs: parsed.DB_STATEMENT_TIMEOUT_MS,
+    idleInTransactionMs: parsed.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  };
+}
 
 /**
  * Reads one service's database coordinates: `DB_DRIVER` picks node-postgres (`<SVC>_DATABASE_URL`)
@@ -19,6 +45,7 @@ export function databaseConfigFromEnv(
     z.object({ DB_DRIVER: env.oneOf(["pg", "data-api"], isRunningOnAws(source) ? "data-api" : "pg") }),
     source,
   );
+  const timeouts = sessionTimeoutsFromEnv(source);
   if (DB_DRIVER === "pg") {
     const parsed = parseEnv(
       z.object({
@@ -34,6 +61,7 @@ export function databaseConfigFromEnv(
       driver: "pg",
       url: String(parsed[`${service}_DATABASE_URL`]),
       poolMax: Number(parsed.DB_POOL_MAX),
+      timeouts,
     };
   }
   const arn = (kind: string) =>
@@ -58,5 +86,6 @@ export function databaseConfigFromEnv(
     database: String(parsed[`${service}_DB_NAME`]),
     ...(parsed.RDS_DATA_ENDPOINT ? { endpoint: parsed.RDS_DATA_ENDPOINT } : {}),
     ...(parsed.AWS_REGION ? { region: parsed.AWS_REGION } : {}),
+    timeouts,
   };
 }

@@ -6,7 +6,19 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
  */
 export type Database = PgDatabase<PgQueryResultHKT, Record<string, never>>;
 
-export type DatabaseConfig =
+/**
+ * How long the server lets one statement run, and a transaction sit idle, before it gives up on
+ * them: below the API functions' 28 s (API Gateway's 30 s), so a request blocked on a lock or a
+ * slow statement ends in a 503 the client can retry, not in a gateway timeout.
+ */
+export interface SessionTimeouts {
+  statementMs: number;
+  idleInTransactionMs: number;
+}
+
+export const DEFAULT_SESSION_TIMEOUTS: SessionTimeouts = { statementMs: 10_000, idleInTransactionMs: 10_000 };
+
+export type DatabaseConfig = (
   | { driver: "pg"; url: string; poolMax?: number }
   | {
       driver: "data-api";
@@ -16,7 +28,8 @@ export type DatabaseConfig =
       /** Custom endpoint: the project's Data API emulator offline; unset on AWS. */
       endpoint?: string;
       region?: string;
-    };
+    }
+) & { timeouts?: SessionTimeouts };
 
 export interface DatabaseOptions {
   /**
@@ -29,6 +42,8 @@ export interface DatabaseOptions {
 export interface DatabaseHandle {
   db: Database;
   driver: DatabaseConfig["driver"];
+  /** The session timeouts this handle's configuration asks for (see `migrateDatabase`). */
+  timeouts: SessionTimeouts;
   /** Cheap round trip for readiness probes. */
   ping(): Promise<void>;
   close(): Promise<void>;

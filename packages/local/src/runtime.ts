@@ -107,11 +107,11 @@ export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions =
     }
     const usersDatabase = createDatabase(databaseConfigFromEnv("USERS", serviceEnv));
     cleanup.push(() => usersDatabase.close());
-    await migrateDatabase(usersDatabase.db, usersMigrationsFolder);
+    await migrateDatabase(usersDatabase.db, usersMigrationsFolder, usersDatabase.timeouts);
     // Its own database: the wallet never reads the users database, events are the only link.
     const walletDatabase = createDatabase(databaseConfigFromEnv("WALLET", serviceEnv));
     cleanup.push(() => walletDatabase.close());
-    await migrateDatabase(walletDatabase.db, walletMigrationsFolder);
+    await migrateDatabase(walletDatabase.db, walletMigrationsFolder, walletDatabase.timeouts);
 
     const messaging = await startLocalMessaging({
       env: serviceEnv,

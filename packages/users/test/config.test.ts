@@ -48,6 +48,7 @@ describe("database configuration", () => {
       driver: "pg",
       url: "postgres://u:p@127.0.0.1:5433/users",
       poolMax: 10,
+      timeouts: { statementMs: 10_000, idleInTransactionMs: 10_000 },
     });
   });
 
@@ -55,6 +56,15 @@ describe("database configuration", () => {
     [{ DB_DRIVER: "mysql" }, ["DB_DRIVER"]],
     [{ USERS_DATABASE_URL: "http://example.com/db" }, ["USERS_DATABASE_URL"]],
     [{ USERS_DATABASE_URL: "postgres://h/db", DB_POOL_MAX: "0" }, ["DB_POOL_MAX"]],
+    // Above the API functions' 28 s a statement could outlive the request that waits for it.
+    [
+      { USERS_DATABASE_URL: "postgres://h/db", DB_STATEMENT_TIMEOUT_MS: "30000" },
+      ["DB_STATEMENT_TIMEOUT_MS"],
+    ],
+    [
+      { USERS_DATABASE_URL: "postgres://h/db", DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: "soon" },
+      ["DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"],
+    ],
     [{}, ["USERS_DATABASE_URL"]],
     [{ DB_DRIVER: "data-api" }, ["USERS_DB_CLUSTER_ARN", "USERS_DB_SECRET_ARN", "USERS_DB_NAME"]],
     [

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { sqlStateOf } from "../error-text";
 import { AppError, type FieldError } from "../errors";
 import type { Logger } from "../logger";
 
@@ -70,8 +71,24 @@ const UNAVAILABLE_NAMES = new Set([
   "ThrottlingException",
 ]);
 
-/** True when the error (or one it wraps) says a dependency is unreachable, not that the request is wrong. */
-export function isDependencyUnavailable(error: unknown): boolean {
+// A statement cancelled by statement_timeout (57014), a session ended by
+// idle_in_transaction_session_timeout (25P03), node-postgres giving up on a server that does not
+// answer (query_timeout), the Data API's own limit, a dependency still silent at the Lambda
+// invocation's deadline: the request may be retried.
+const TIMEOUT_STATES = new Set(["57014", "25P03"]);
+const TIMEOUT_NAMES = new Set(["StatementTimeoutException", "DeadlineExceededError"]);
+const TIMEOUT_MESSAGE = /^Query read timeout$/;
+
+export type UnavailableDependency = "timeout" | "unreachable";
+
+/**
+ * Whether the error (or one it wraps) says a dependency did not answer in time or is unreachable,
+ * rather than that the request is wrong; `undefined` for any other error.
+ */
+export function unavailableDependency(error: unknown): UnavailableDependency | undefined {
+  const state = sqlStateOf(error);
+  if (state && TIMEOUT_STATES.has(state)) return "timeout";
+  let unreachable = false;
   for (let current = error, depth = 0; current && depth < 6; depth += 1) {
     const { code, name, message, cause } = current as {
       code?: unknown;
@@ -79,17 +96,24 @@ export function isDependencyUnavailable(error: unknown): boolean {
       message?: unknown;
       cause?: unknown;
     };
-    if (typeof code === "string" && UNAVAILABLE_CODES.test(code)) return true;
-    if (typeof name === "string" && UNAVAILABLE_NAMES.has(name)) return true;
+    if (typeof name === "string" && TIMEOUT_NAMES.has(name)) return "timeout";
+    if (typeof message === "string" && TIMEOUT_MESSAGE.test(message)) return "timeout";
+    if (typeof code === "string" && UNAVAILABLE_CODES.test(code)) unreachable = true;
+    if (typeof name === "string" && UNAVAILABLE_NAMES.has(name)) unreachable = true;
     if (
       typeof message === "string" &&
       /Connection terminated|timeout exceeded when trying to connect/i.test(message)
     ) {
-      return true;
+      unreachable = true;
     }
     current = cause;
   }
-  return false;
+  return unreachable ? "unreachable" : undefined;
+}
+
+/** True when the error (or one it wraps) says a dependency is unreachable or too slow, not that the request is wrong. */
+export function isDependencyUnavailable(error: unknown): boolean {
+  return unavailableDependency(error) !== undefined;
 }
 
 /** Maps whatever a handler threw onto the contract; unknown errors are logged, never echoed. */
@@ -119,8 +143,11 @@ export function toAppError(error: unknown, logger: Logger): AppError {
       });
     }
   }
-  if (isDependencyUnavailable(error)) {
-    logger.error("dependency unavailable", { error });
+  const unavailable = unavailableDependency(error);
+  if (unavailable) {
+    logger.error(unavailable === "timeout" ? "database statement timed out" : "dependency unavailable", {
+      error,
+    });
     return new AppError({
       status: 503,
       code: "DEPENDENCY_UNAVAILABLE",

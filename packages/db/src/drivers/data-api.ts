@@ -6,10 +6,16 @@ import {
   RDSDataClient,
   RollbackTransactionCommand,
 } from "@aws-sdk/client-rds-data";
-import { currentDeadline } from "@platform/core";
+import { beforeDeadline, currentDeadline } from "@platform/core";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/aws-data-api/pg";
-import type { Database, DatabaseConfig, DatabaseHandle, DatabaseOptions } from "../types";
+import {
+  type Database,
+  type DatabaseConfig,
+  type DatabaseHandle,
+  type DatabaseOptions,
+  DEFAULT_SESSION_TIMEOUTS,
+} from "../types";
 
 type DataApiConfig = Extract<DatabaseConfig, { driver: "data-api" }>;
 
@@ -56,6 +62,7 @@ export function sharedDataApiClient(config: { endpoint?: string; region?: string
           : {},
     );
     addResumeRetry(client, RESUME_RETRY);
+    addDeadline(client);
     addUtcTimestamps(client);
     clients.set(key, client);
   }
@@ -100,6 +107,24 @@ function addResumeRetry(client: RDSDataClient, policy: ResumeRetryPolicy) {
       }
     },
     { step: "initialize", name: "databaseResumingRetry" },
+  );
+}
+
+/**
+ * The Data API waits up to 45 s for a statement, and a cluster that stopped answering would hold
+ * a request for all of it. Within a deadline (a Lambda invocation's time less the margin to answer)
+ * a call still unanswered a second after the deadline fails, so the API answers 503 + Retry-After
+ * instead of running into the function's timeout. It sits inside the resume retry: an attempt
+ * started at the deadline still gets its (quick) answer, only a call nobody answers is cut, and
+ * the second comes out of the 3 s kept to answer. The statement itself is bounded by the server's
+ * statement_timeout (the role's default, see migrateDatabase).
+ */
+const DEADLINE_GRACE_MS = 1_000;
+
+function addDeadline(client: RDSDataClient) {
+  client.middlewareStack.add(
+    (next) => (args) => beforeDeadline("the RDS Data API", next(args), DEADLINE_GRACE_MS),
+    { step: "build", name: "invocationDeadline" },
   );
 }
 
@@ -168,6 +193,9 @@ export function createDataApiDatabase(config: DataApiConfig, options: DatabaseOp
   return {
     db,
     driver: "data-api",
+    // The Data API has no per-connection settings: these are the database's defaults for its
+    // role, which the migrator sets (migrateDatabase).
+    timeouts: config.timeouts ?? DEFAULT_SESSION_TIMEOUTS,
     async ping() {
       await db.execute(sql`select 1`);
     },

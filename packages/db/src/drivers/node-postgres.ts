@@ -1,7 +1,13 @@
 import { createHash } from "node:crypto";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
-import type { Database, DatabaseHandle, DatabaseOptions } from "../types";
+import {
+  type Database,
+  type DatabaseHandle,
+  type DatabaseOptions,
+  DEFAULT_SESSION_TIMEOUTS,
+  type SessionTimeouts,
+} from "../types";
 
 // int8 (bigint) and numeric stay strings by default in pg; the repositories convert explicitly
 // with Number() after range checks, exactly as they must for the Data API's longValue.
@@ -65,18 +71,34 @@ function instrument(
   };
 }
 
+/**
+ * How much longer than the server's statement timeout the client waits for an answer. A server
+ * that answers cancels the statement itself first (57014); one that does not answer at all (frozen,
+ * partitioned) would otherwise hold the request for as long as it stays silent.
+ */
+export const CLIENT_TIMEOUT_MARGIN_MS = 2_000;
+
 export function createNodePostgresDatabase(
-  config: { url: string; poolMax?: number },
+  config: { url: string; poolMax?: number; timeouts?: SessionTimeouts },
   options: DatabaseOptions,
 ): DatabaseHandle {
+  const timeouts = config.timeouts ?? DEFAULT_SESSION_TIMEOUTS;
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolMax ?? 10,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
+    // Sent with the connection's start-up packet: no extra round trip, and in force at once.
+    statement_timeout: timeouts.statementMs,
+    idle_in_transaction_session_timeout: timeouts.idleInTransactionMs,
+    // A client that gives up destroys its connection (the pool releases it with the error).
+    query_timeout: timeouts.statementMs + CLIENT_TIMEOUT_MARGIN_MS,
   });
   // An idle client dropped by the server (restart, failover) must not crash the process.
   pool.on("error", () => undefined);
+  // Nor may a checked-out one: a transaction the server ends for sitting idle (25P03) fails its
+  // next statement, and the pool discards the connection.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   const nameOf = createStatementNamer();
   pool.on("connect", (client) => instrument(client, nameOf, options.onStatement));
 
@@ -84,6 +106,7 @@ export function createNodePostgresDatabase(
   return {
     db,
     driver: "pg",
+    timeouts,
     async ping() {
       await pool.query("select 1");
     },
