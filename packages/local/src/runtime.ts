@@ -82,6 +82,7 @@ export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions =
         dataDir: path.join(config.dataDir, "postgres"),
         port: config.postgresPort,
         onLog: (line) => logger.debug("postgres", { line }),
+        onNotice: (message) => logger.warn(message),
       });
       cleanup.push(() => postgres?.stop() ?? Promise.resolve());
       await postgres.ensureDatabase("users");
