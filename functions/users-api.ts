@@ -1,4 +1,4 @@
-import { createUsersLambdaHandler } from "@platform/users";
+import { createUsersLambdaHandler } from "@platform/users/lambda";
 import { lambdaEnv } from "./_shared/aws-env";
 
 export const handler = createUsersLambdaHandler(lambdaEnv());

@@ -1,4 +1,4 @@
-import { migrateUsersDatabase } from "@platform/users";
+import { migrateUsersDatabase } from "@platform/users/migrations";
 import { lambdaEnv } from "./_shared/aws-env";
 
 /** Invoked by the deployment after each `sst deploy`; returns how many migrations it applied. */

@@ -1,6 +1,5 @@
-import { fileURLToPath } from "node:url";
 import { createLogger, createServiceApp, createTokenService, type Env, type Logger } from "@platform/core";
-import { createDatabase, type DatabaseHandle, databaseConfigFromEnv, migrateFromEnv } from "@platform/db";
+import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
 import { loadMessagingConfig } from "@platform/messaging/config";
 import { createOutboxPublisherFromConfig } from "@platform/messaging/publisher";
 import { createSqsClient } from "@platform/messaging/sqs";
@@ -9,8 +8,6 @@ import { createPasswordHasher } from "./passwords";
 import { createUsersRepository } from "./repository";
 import { mountUsersRoutes, USERS_TAGS } from "./routes";
 import { createUsersService, type EventPublisher } from "./service";
-
-export const usersMigrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
 
 /**
  * On AWS (and wherever USER_EVENTS_QUEUE_URL is set) registration publishes its event at once;
@@ -76,8 +73,3 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
 }
 
 export type UsersRuntime = ReturnType<typeof createUsersRuntime>;
-
-/** Applies the users migrations (migrator Lambda, embedded runtime, tests). */
-export function migrateUsersDatabase(env: Env): Promise<{ applied: number }> {
-  return migrateFromEnv("USERS", env, env.USERS_MIGRATIONS_DIR ?? usersMigrationsFolder);
-}

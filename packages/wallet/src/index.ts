@@ -2,6 +2,8 @@ export { CHALLENGE_LIST_LIMIT } from "./challenge-routes";
 export * from "./config";
 export * from "./cursor";
 export { createWalletLambdaHandler, WALLET_OPERATIONS_PREFIX } from "./lambda";
+export * from "./ledger";
+export * from "./migrations";
 export * from "./provisioning";
 export * from "./repository";
 export * from "./runtime";

@@ -2,9 +2,9 @@ import { sqlStateOf } from "@platform/core";
 import { type Database, isoTimestamp, queryRows, toSafeInteger } from "@platform/db";
 import { type SQL, sql } from "drizzle-orm";
 import type { HistoryPosition } from "./cursor";
-import { type EntryType, MAX_BALANCE_MINOR } from "./schema";
+import { type EntryType, MAX_BALANCE_MINOR } from "./ledger";
 
-export type { EntryType } from "./schema";
+export type { EntryType } from "./ledger";
 export type PostingType = Extract<EntryType, "credit" | "debit">;
 
 export interface LedgerEntry {

@@ -12,7 +12,7 @@ import {
 } from "@platform/core";
 import type { Context } from "hono";
 import type { PostingType } from "./repository";
-import { ENTRY_TYPES } from "./schema";
+import { ENTRY_TYPES } from "./ledger";
 import type { WalletService } from "./service";
 
 export type WalletApp = OpenAPIHono<AuthEnv>;

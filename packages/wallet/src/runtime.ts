@@ -1,14 +1,11 @@
-import { fileURLToPath } from "node:url";
 import { createLogger, createServiceApp, createTokenService, type Env, type Logger } from "@platform/core";
-import { createDatabase, type DatabaseHandle, migrateFromEnv } from "@platform/db";
+import { createDatabase, type DatabaseHandle } from "@platform/db";
 import { CHALLENGE_TAGS, mountChallengeRoutes } from "./challenge-routes";
 import { loadWalletConfig, loadWalletServiceConfig } from "./config";
 import { createCursorCodec } from "./cursor";
 import { createWalletRepository } from "./repository";
 import { mountWalletRoutes, WALLET_TAGS } from "./routes";
 import { createWalletService } from "./service";
-
-export const walletMigrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
 
 export interface WalletRuntimeOverrides {
   logger?: Logger;
@@ -62,8 +59,3 @@ export function createWalletRuntime(env: Env, overrides: WalletRuntimeOverrides 
 }
 
 export type WalletRuntime = ReturnType<typeof createWalletRuntime>;
-
-/** Applies the wallet migrations (migrator Lambda, embedded runtime, tests). */
-export function migrateWalletDatabase(env: Env): Promise<{ applied: number }> {
-  return migrateFromEnv("WALLET", env, env.WALLET_MIGRATIONS_DIR ?? walletMigrationsFolder);
-}

@@ -11,9 +11,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
-
-/** Largest balance the API can represent exactly as a JSON number (Number.MAX_SAFE_INTEGER). */
-export const MAX_BALANCE_MINOR = 9_007_199_254_740_991;
+import { ENTRY_TYPES, MAX_BALANCE_MINOR } from "./ledger";
 
 /**
  * One wallet per user, created by the provisioning consumer. `balance_minor` is the source of
@@ -41,9 +39,6 @@ export const wallets = pgTable(
     check("wallets_balance_safe_integer", sql`${t.balanceMinor} <= ${sql.raw(String(MAX_BALANCE_MINOR))}`),
   ],
 );
-
-export const ENTRY_TYPES = ["credit", "debit", "transfer_in", "transfer_out"] as const;
-export type EntryType = (typeof ENTRY_TYPES)[number];
 
 /**
  * The ledger: append-only, one row per accepted credit or debit, and two rows per transfer (a
