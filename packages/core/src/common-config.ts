@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod/mini";
 import {
   CHALLENGE_INTERNAL_JWT_PRIVATE_KEY,
   CHALLENGE_JWT_PRIVATE_KEY,
@@ -76,10 +76,11 @@ export function loadEventSigningConfig(source: Env): EventSigningConfig {
   const parsed = parseEnv(
     z.object({
       INTERNAL_JWT_PRIVATE_KEY: env.secret({ devDefault: CHALLENGE_INTERNAL_JWT_PRIVATE_KEY, onAws }),
-      INTERNAL_JWT_SECONDARY_KEY: z
-        .string({ error: secondaryExpected })
-        .min(onAws ? 32 : 1, { error: secondaryExpected })
-        .optional(),
+      INTERNAL_JWT_SECONDARY_KEY: z.optional(
+        z
+          .string({ error: secondaryExpected })
+          .check(z.minLength(onAws ? 32 : 1, { error: secondaryExpected })),
+      ),
     }),
     source,
   );
@@ -132,18 +133,18 @@ const ORIGINS_EXPECTED =
 export function loadCorsConfig(source: Env): CorsConfig {
   const parsed = parseEnv(
     z.object({
-      CORS_ALLOWED_ORIGINS: z
-        .string()
-        .optional()
-        .transform((text, ctx) => {
+      CORS_ALLOWED_ORIGINS: z.pipe(
+        z.optional(z.string()),
+        z.transform((text: string | undefined, ctx) => {
           const origins = (text ?? "")
             .split(",")
             .map((origin) => origin.trim())
             .filter(Boolean);
           if (origins.every(isOrigin)) return [...new Set(origins)];
-          ctx.addIssue({ code: "custom", message: ORIGINS_EXPECTED });
+          ctx.issues.push({ code: "custom", message: ORIGINS_EXPECTED, input: text });
           return z.NEVER;
         }),
+      ),
       CORS_MAX_AGE_SECONDS: env.integer({ min: 0, max: 86_400, default: 600 }),
     }),
     source,
@@ -161,7 +162,7 @@ export interface HttpConfig {
 export function loadHttpConfig(source: Env): HttpConfig {
   const { cors, paths } = loadAll({
     cors: () => loadCorsConfig(source),
-    paths: () => parseEnv(z.object({ SWAGGER_UI_DIR: env.string().optional() }), source),
+    paths: () => parseEnv(z.object({ SWAGGER_UI_DIR: z.optional(env.string()) }), source),
   });
   return { cors, swaggerUiDir: paths.SWAGGER_UI_DIR };
 }
@@ -170,7 +171,7 @@ export function loadHttpConfig(source: Env): HttpConfig {
  * What every HTTP service reads: log level, the JWT settings, the HTTP layer's settings and its
  * own variables, with all faults reported together.
  */
-export function loadHttpServiceConfig<S extends z.ZodObject>(
+export function loadHttpServiceConfig<S extends z.ZodMiniObject>(
   source: Env,
   own: S,
 ): { logLevel: LogLevel; jwt: TokenServiceOptions; http: HttpConfig; own: z.output<S> } {

@@ -1,4 +1,9 @@
-import { z } from "zod";
+import * as z from "zod/mini";
+import en from "zod/v4/locales/en.js";
+
+// zod's mini API loads no locale, so every message would read "Invalid input". Every process reads
+// its configuration through this module before it parses anything, so English is set here, once.
+z.config(en());
 
 export type Env = Record<string, string | undefined>;
 
@@ -24,7 +29,7 @@ export function isRunningOnAws(env: Env): boolean {
  * Parses `env` with a schema whose keys are variable names. Empty strings count as unset so that
  * `FOO=` in a shell or compose file falls back to the default instead of failing obscurely.
  */
-export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.output<S> {
+export function parseEnv<S extends z.ZodMiniObject>(schema: S, env: Env): z.output<S> {
   const input: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];
@@ -67,40 +72,50 @@ function redactIfSecret(variable: string, value: string): string {
   return /KEY|SECRET|PASSWORD|TOKEN/i.test(variable) ? "<redacted>" : value;
 }
 
+/** A default for a schema, or the schema itself when there is none. */
+function withDefault<T extends z.ZodMiniType>(schema: T, value: z.output<T> | undefined) {
+  return value === undefined ? schema : z._default(schema, value as never);
+}
+
 /** Field builders that carry the expected form in their error message. */
 export const env = {
   integer(options: { min: number; max: number; default?: number }) {
+    const error = `expected an integer from ${options.min} to ${options.max}`;
     const schema = z.coerce
-      .number({ error: `expected an integer from ${options.min} to ${options.max}` })
-      .int({ error: `expected an integer from ${options.min} to ${options.max}` })
-      .min(options.min, { error: `expected an integer from ${options.min} to ${options.max}` })
-      .max(options.max, { error: `expected an integer from ${options.min} to ${options.max}` });
-    return options.default === undefined ? schema : schema.default(options.default);
+      .number({ error })
+      .check(z.int({ error }), z.minimum(options.min, { error }), z.maximum(options.max, { error }));
+    return withDefault(schema, options.default);
   },
   port(defaultPort: number) {
     return env.integer({ min: 0, max: 65535, default: defaultPort });
   },
   string(options: { default?: string; minLength?: number; pattern?: RegExp; expected?: string } = {}) {
-    const expected = options.expected ?? `expected a string of at least ${options.minLength ?? 1} characters`;
-    let schema = z.string({ error: expected }).min(options.minLength ?? 1, { error: expected });
-    if (options.pattern) schema = schema.regex(options.pattern, { error: expected });
-    return options.default === undefined ? schema : schema.default(options.default);
+    const error = options.expected ?? `expected a string of at least ${options.minLength ?? 1} characters`;
+    const schema = z.string({ error }).check(z.minLength(options.minLength ?? 1, { error }));
+    return withDefault(
+      options.pattern ? schema.check(z.regex(options.pattern, { error })) : schema,
+      options.default,
+    );
   },
   oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue?: T[number]) {
-    const schema = z.enum(values, { error: `expected one of ${values.join(", ")}` });
-    return defaultValue === undefined ? schema : schema.default(defaultValue as never);
+    return withDefault(
+      z.enum(values, { error: `expected one of ${values.join(", ")}` }),
+      defaultValue as never,
+    );
   },
   url(options: { default?: string; protocols?: string[] } = {}) {
     const protocols = options.protocols ?? ["http", "https"];
-    const expected = `expected a URL (${protocols.map((p) => `${p}://`).join(" or ")}...)`;
-    const schema = z.string({ error: expected }).refine((value) => {
-      try {
-        return protocols.includes(new URL(value).protocol.replace(/:$/, ""));
-      } catch {
-        return false;
-      }
-    }, expected);
-    return options.default === undefined ? schema : schema.default(options.default);
+    const error = `expected a URL (${protocols.map((p) => `${p}://`).join(" or ")}...)`;
+    const schema = z.string({ error }).check(
+      z.refine((value) => {
+        try {
+          return protocols.includes(new URL(value).protocol.replace(/:$/, ""));
+        } catch {
+          return false;
+        }
+      }, error),
+    );
+    return withDefault(schema, options.default);
   },
   /**
    * A secret with a development default that is only accepted outside AWS: a deployed function
@@ -109,20 +124,20 @@ export const env = {
    */
   secret(options: { devDefault: string; onAws: boolean }) {
     if (options.onAws) {
-      return z
-        .string({ error: "expected a secret of at least 32 characters (required on AWS)" })
-        .min(32, { error: "expected a secret of at least 32 characters (required on AWS)" });
+      const error = "expected a secret of at least 32 characters (required on AWS)";
+      return z.string({ error }).check(z.minLength(32, { error }));
     }
-    return z
-      .string({ error: "expected a non-empty secret" })
-      .min(1, { error: "expected a non-empty secret" })
-      .default(options.devDefault);
+    const error = "expected a non-empty secret";
+    return z._default(z.string({ error }).check(z.minLength(1, { error })), options.devDefault);
   },
   boolean(defaultValue: boolean) {
-    return z
-      .enum(["true", "false", "1", "0"], { error: "expected true or false" })
-      .default(defaultValue ? "true" : "false")
-      .transform((value) => value === "true" || value === "1");
+    return z.pipe(
+      z._default(
+        z.enum(["true", "false", "1", "0"], { error: "expected true or false" }),
+        defaultValue ? "true" : "false",
+      ),
+      z.transform((value: "true" | "false" | "1" | "0") => value === "true" || value === "1"),
+    );
   },
 };
 

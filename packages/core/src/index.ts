@@ -15,7 +15,19 @@ export {
 export { type AuthEnv, type AuthVariables, authenticatedUserId, requireAuth } from "./http/auth";
 export { type HealthCheck, mountHealth } from "./http/health";
 export { type ApiGatewayV2Handler, apiGatewayV2Handler } from "./http/lambda";
-export { ProblemSchema, problemContent, RETRY_AFTER_HEADER } from "./http/openapi";
+export {
+  buildDocument,
+  createRoute,
+  type Hook,
+  named,
+  OpenApiApp,
+  ProblemSchema,
+  problemContent,
+  RETRY_AFTER_HEADER,
+  type RouteConfig,
+  type RouteInput,
+  type ValidationResult,
+} from "./http/openapi";
 export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemResponse } from "./http/problem";
 export { withoutControlCharacters } from "./http/text";
 export * from "./ids";

@@ -1,5 +1,5 @@
 import { ConfigError, createLogger, env, parseEnv } from "@platform/core";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { createDataApiEmulator } from "./server";
 
 // The LocalStack compose stack runs this as a container in front of its Postgres container.

@@ -1,5 +1,5 @@
 import { type Env, env, isRunningOnAws, parseEnv } from "@platform/core";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type DatabaseConfig, DEFAULT_SESSION_TIMEOUTS, type SessionTimeouts } from "./types";
 
 export type ServiceDatabase = "USERS" | "WALLET";
@@ -74,8 +74,8 @@ export function databaseConfigFromEnv(
         pattern: /^[A-Za-z_][A-Za-z0-9_]*$/,
         expected: "expected a database name",
       }),
-      RDS_DATA_ENDPOINT: env.url().optional(),
-      AWS_REGION: env.string().optional(),
+      RDS_DATA_ENDPOINT: z.optional(env.url()),
+      AWS_REGION: z.optional(env.string()),
     }),
     source,
   ) as Record<string, string | undefined>;

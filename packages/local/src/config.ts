@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { type Env, env, parseEnv } from "@platform/core";
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /**
  * Processes per service when not configured: half the machine's cores each, at least one, so both

@@ -13,7 +13,7 @@ import {
 import { createWalletProvisionerHandler } from "@platform/wallet/provisioner";
 import { sql } from "drizzle-orm";
 import { buildApp } from "fauxqs";
-import { z } from "zod";
+import * as z from "zod/mini";
 
 export interface LocalMessaging {
   sqsEndpoint: string;

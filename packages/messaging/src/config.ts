@@ -10,7 +10,7 @@ import {
   loadLogLevel,
   parseEnv,
 } from "@platform/core";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { buildTopology, parseRetryTiers, type QueueTopology, TopologyError } from "./topology";
 
 export interface MessagingConfig {
@@ -32,20 +32,21 @@ export interface MessagingConfig {
   logLevel: LogLevel;
 }
 
-const retryTiers = z
-  .string()
-  .default("10,30,120")
-  .transform((text, ctx) => {
+const retryTiers = z.pipe(
+  z._default(z.string(), "10,30,120"),
+  z.transform((text: string, ctx) => {
     try {
       return parseRetryTiers(text);
     } catch (error) {
-      ctx.addIssue({
+      ctx.issues.push({
         code: "custom",
         message: error instanceof TopologyError ? error.message : String(error),
+        input: text,
       });
       return z.NEVER;
     }
-  });
+  }),
+);
 
 /**
  * Everything the outbox publisher, the relay, the consumer and the DLQ tooling read from the
@@ -61,8 +62,8 @@ export function loadMessagingConfig(source: Env): MessagingConfig {
       parseEnv(
         z.object({
           USER_EVENTS_QUEUE_URL: env.url(),
-          USER_EVENTS_DLQ_URL: env.url().optional(),
-          SQS_ENDPOINT: env.url().optional(),
+          USER_EVENTS_DLQ_URL: z.optional(env.url()),
+          SQS_ENDPOINT: z.optional(env.url()),
           AWS_REGION: onAws ? env.string() : env.string({ default: "us-east-1" }),
           RETRY_TIERS_SECONDS: retryTiers,
           USER_EVENTS_CONSUMER_TIMEOUT_SECONDS: env.integer({ min: 1, max: 900, default: 30 }),

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod/mini";
 
 export const USER_REGISTERED = "user.registered";
 export const USER_CLOSED = "user.closed";
@@ -8,13 +8,13 @@ export const USER_CLOSED = "user.closed";
  * The envelope every event travels in (body of the SQS message). Strict: an envelope with extra or
  * missing fields is a poison message, not something to guess about.
  */
-function envelopeV1<const T extends string, D extends z.ZodObject>(type: T, data: D) {
+function envelopeV1<const T extends string, D extends z.ZodMiniObject>(type: T, data: D) {
   return z.strictObject({
     id: z.uuid(),
     type: z.literal(type),
     version: z.literal(1),
     occurredAt: z.iso.datetime({ offset: true }),
-    correlationId: z.string().min(1).max(128).nullable(),
+    correlationId: z.nullable(z.string().check(z.minLength(1), z.maxLength(128))),
     data,
   });
 }
@@ -38,7 +38,7 @@ export interface EventCatalog {
 }
 export type EventKey = keyof EventCatalog;
 
-const eventSchemas: { readonly [K in EventKey]: z.ZodType<EventCatalog[K]> } = {
+const eventSchemas: { readonly [K in EventKey]: z.ZodMiniType<EventCatalog[K]> } = {
   [`${USER_REGISTERED}@1`]: UserRegisteredV1,
   [`${USER_CLOSED}@1`]: UserClosedV1,
 };
@@ -47,11 +47,11 @@ export function eventKey(type: string, version: number): string {
   return `${type}@${version}`;
 }
 
-export function eventSchema<K extends EventKey>(key: K): z.ZodType<EventCatalog[K]> {
+export function eventSchema<K extends EventKey>(key: K): z.ZodMiniType<EventCatalog[K]> {
   return eventSchemas[key];
 }
 
-export function schemaForEvent(type: string, version: number): z.ZodType | undefined {
+export function schemaForEvent(type: string, version: number): z.ZodMiniType | undefined {
   const key = eventKey(type, version);
   return Object.hasOwn(eventSchemas, key) ? eventSchemas[key as EventKey] : undefined;
 }

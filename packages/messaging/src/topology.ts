@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /**
  * The user-events queue, its DLQ and the retry ladder, as data. The embedded runtime, the tests,
@@ -42,16 +42,18 @@ const FOURTEEN_DAYS = 14 * 24 * 3600;
 const FOUR_DAYS = 4 * 24 * 3600;
 
 const tiersSchema = z
-  .array(z.number().int().min(0).max(900), {
+  .array(z.int().check(z.minimum(0), z.maximum(900)), {
     error: "each retry tier must be an integer from 0 to 900 seconds",
   })
-  .min(1, { error: "at least one retry tier is required" })
-  .max(MAX_RECEIVE_COUNT - 1 - REDRIVE_HEADROOM, {
-    error: `at most ${MAX_RECEIVE_COUNT - 1 - REDRIVE_HEADROOM} retry tiers (maxReceiveCount is capped at ${MAX_RECEIVE_COUNT})`,
-  })
-  .refine((tiers) => tiers.every((tier, i) => i === 0 || tier >= (tiers[i - 1] ?? 0)), {
-    error: "retry tiers must be in ascending order",
-  });
+  .check(
+    z.minLength(1, { error: "at least one retry tier is required" }),
+    z.maxLength(MAX_RECEIVE_COUNT - 1 - REDRIVE_HEADROOM, {
+      error: `at most ${MAX_RECEIVE_COUNT - 1 - REDRIVE_HEADROOM} retry tiers (maxReceiveCount is capped at ${MAX_RECEIVE_COUNT})`,
+    }),
+    z.refine((tiers: number[]) => tiers.every((tier, i) => i === 0 || tier >= (tiers[i - 1] ?? 0)), {
+      error: "retry tiers must be in ascending order",
+    }),
+  );
 
 export interface TopologyOptions {
   /** Name prefix, e.g. the SST app and stage, so stages never share queues. */

@@ -1,5 +1,5 @@
 import { ConfigError, type Env, env, loadHttpServiceConfig } from "@platform/core";
-import { z } from "zod";
+import * as z from "zod/mini";
 
 export type UsersConfig = ReturnType<typeof loadUsersConfig>;
 

@@ -1,71 +1,81 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   type AuthVariables,
   authenticatedUserId,
+  createRoute,
   type HttpEnv,
+  named,
+  type OpenApiApp,
   problemContent,
   requireAuth,
   type TokenService,
   withoutControlCharacters,
 } from "@platform/core";
+import * as z from "zod/mini";
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, passwordBytes } from "./passwords";
 import { REFRESH_TOKEN_PATTERN } from "./refresh-tokens";
 import type { UsersService } from "./service";
 
 const Name = withoutControlCharacters(
-  z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters"),
+  z
+    .string()
+    .check(z.trim(), z.minLength(1, "must not be empty"), z.maxLength(100, "must be at most 100 characters")),
 );
 
 const Email = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .max(254, "must be at most 254 characters")
-  .pipe(z.email("must be a valid email address"))
-  .openapi({ example: "ada@example.com" });
-
-const NewPassword = z
-  .string()
-  .refine((p) => passwordBytes(p) >= MIN_PASSWORD_BYTES, `must be at least ${MIN_PASSWORD_BYTES} bytes`)
-  .refine(
-    (p) => passwordBytes(p) <= MAX_PASSWORD_BYTES,
-    `must be at most ${MAX_PASSWORD_BYTES} bytes (bcrypt's limit)`,
+  .pipe(
+    z.string().check(z.trim(), z.toLowerCase(), z.maxLength(254, "must be at most 254 characters")),
+    z.email("must be a valid email address"),
   )
-  .openapi({
-    example: "correct horse battery",
-    minLength: MIN_PASSWORD_BYTES,
-    maxLength: MAX_PASSWORD_BYTES,
-  });
+  .check(z.meta({ example: "ada@example.com", format: "email" }));
+
+const NewPassword = z.string().check(
+  z.refine(
+    (p: string) => passwordBytes(p) >= MIN_PASSWORD_BYTES,
+    `must be at least ${MIN_PASSWORD_BYTES} bytes`,
+  ),
+  z.refine(
+    (p: string) => passwordBytes(p) <= MAX_PASSWORD_BYTES,
+    `must be at most ${MAX_PASSWORD_BYTES} bytes (bcrypt's limit)`,
+  ),
+  z.meta({ example: "correct horse battery", minLength: MIN_PASSWORD_BYTES, maxLength: MAX_PASSWORD_BYTES }),
+);
 
 /** A password being checked, not set: any length up to a bound, so old or odd ones still work. */
-const PresentedPassword = z.string().min(1, "must not be empty").max(1024, "must be at most 1024 characters");
+const PresentedPassword = z
+  .string()
+  .check(z.minLength(1, "must not be empty"), z.maxLength(1024, "must be at most 1024 characters"));
 
 const RefreshToken = z
   .string()
-  .regex(REFRESH_TOKEN_PATTERN, "must be a refresh token issued by this service")
-  .openapi({ example: "kP3x0mVq1c9hV7r2Zl8yQe4nWb6tJd5sAu0iGo3fXyE" });
+  .check(
+    z.regex(REFRESH_TOKEN_PATTERN, "must be a refresh token issued by this service"),
+    z.meta({ example: "kP3x0mVq1c9hV7r2Zl8yQe4nWb6tJd5sAu0iGo3fXyE" }),
+  );
 
-const User = z
-  .object({
+const User = named(
+  "User",
+  z.object({
     id: z.uuid(),
     email: z.string(),
     firstName: z.string(),
     lastName: z.string(),
-    createdAt: z.string().openapi({ format: "date-time" }),
-  })
-  .openapi("User");
+    createdAt: z.string().check(z.meta({ format: "date-time" })),
+  }),
+);
 
 const Tokens = {
-  accessToken: z.string().openapi({ description: "JWT (HS256) for the Authorization: Bearer header" }),
-  expiresIn: z.number().int().openapi({ description: "Seconds until the access token expires" }),
-  refreshToken: z.string().openapi({
-    description:
-      "Opaque and single-use: POST it to /v1/auth/refresh for a new access token and a new refresh token",
-  }),
-  refreshExpiresIn: z.number().int().openapi({ description: "Seconds until the refresh token expires" }),
+  accessToken: z.string().check(z.meta({ description: "JWT (HS256) for the Authorization: Bearer header" })),
+  expiresIn: z.int().check(z.meta({ description: "Seconds until the access token expires" })),
+  refreshToken: z.string().check(
+    z.meta({
+      description:
+        "Opaque and single-use: POST it to /v1/auth/refresh for a new access token and a new refresh token",
+    }),
+  ),
+  refreshExpiresIn: z.int().check(z.meta({ description: "Seconds until the refresh token expires" })),
 };
 
-const SessionTokens = z.object(Tokens).openapi("SessionTokens");
+const SessionTokens = named("SessionTokens", z.object(Tokens));
 
 const THROTTLED = {
   ...problemContent("Too many failed password attempts for this account (LOGIN_THROTTLED)"),
@@ -97,7 +107,7 @@ const registerRoute = createRoute({
   responses: {
     201: {
       description: "Registered",
-      content: { "application/json": { schema: z.object({ user: User, ...Tokens }).openapi("Registered") } },
+      content: { "application/json": { schema: named("Registered", z.object({ user: User, ...Tokens })) } },
     },
     400: problemContent("Invalid input"),
     409: problemContent("Email already registered"),
@@ -185,12 +195,18 @@ const updateMeRoute = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: z
-            .strictObject({ firstName: Name.optional(), lastName: Name.optional() })
-            .refine((changes) => changes.firstName !== undefined || changes.lastName !== undefined, {
-              error: "must contain firstName, lastName or both",
-            })
-            .openapi("ProfileChanges"),
+          schema: named(
+            "ProfileChanges",
+            z
+              .strictObject({ firstName: z.optional(Name), lastName: z.optional(Name) })
+              .check(
+                z.refine(
+                  (changes: { firstName?: string; lastName?: string }) =>
+                    changes.firstName !== undefined || changes.lastName !== undefined,
+                  { error: "must contain firstName, lastName or both" },
+                ),
+              ),
+          ),
         },
       },
     },
@@ -223,13 +239,19 @@ const changePasswordRoute = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: z
-            .strictObject({ currentPassword: PresentedPassword, newPassword: NewPassword })
-            .refine((body) => body.newPassword !== body.currentPassword, {
-              error: "must differ from the current password",
-              path: ["newPassword"],
-            })
-            .openapi("PasswordChange"),
+          schema: named(
+            "PasswordChange",
+            z.strictObject({ currentPassword: PresentedPassword, newPassword: NewPassword }).check(
+              z.refine(
+                (body: { currentPassword: string; newPassword: string }) =>
+                  body.newPassword !== body.currentPassword,
+                {
+                  error: "must differ from the current password",
+                  path: ["newPassword"],
+                },
+              ),
+            ),
+          ),
         },
       },
     },
@@ -257,7 +279,7 @@ const closeRoute = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: z.strictObject({ password: PresentedPassword }).openapi("AccountClosure"),
+          schema: named("AccountClosure", z.strictObject({ password: PresentedPassword })),
         },
       },
     },
@@ -277,7 +299,7 @@ export const USERS_TAGS = [
 ];
 
 export function mountUsersRoutes(
-  app: OpenAPIHono<HttpEnv<Partial<AuthVariables>>>,
+  app: OpenApiApp<HttpEnv<Partial<AuthVariables>>>,
   service: UsersService,
   tokens: TokenService,
 ) {

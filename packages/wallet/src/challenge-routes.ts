@@ -1,5 +1,13 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { authenticatedUserId, errors, problemContent, requireAuth, type TokenService } from "@platform/core";
+import {
+  authenticatedUserId,
+  createRoute,
+  errors,
+  named,
+  problemContent,
+  requireAuth,
+  type TokenService,
+} from "@platform/core";
+import * as z from "zod/mini";
 import type { EntryType, LedgerEntry } from "./repository";
 import { amountMinor, idempotencyHook, optionalKeyHeaders, type WalletApp, walletResponses } from "./routes";
 import type { WalletService } from "./service";
@@ -24,14 +32,15 @@ const TYPES_OF: Record<ChallengeType, readonly EntryType[]> = {
 const challengeType = (type: EntryType): ChallengeType =>
   TYPES_OF.CREDIT.includes(type) ? "CREDIT" : "DEBIT";
 
-const ChallengeTransaction = z
-  .object({
+const ChallengeTransaction = named(
+  "ChallengeTransaction",
+  z.object({
     id: z.uuid(),
     user_id: z.uuid(),
     type: z.enum(CHALLENGE_TYPES),
-    amount: z.number().int().openapi({ description: "Minor units (cents)", example: 1250 }),
-  })
-  .openapi("ChallengeTransaction");
+    amount: z.int().check(z.meta({ description: "Minor units (cents)", example: 1250 })),
+  }),
+);
 
 const toChallenge = (userId: string, entry: LedgerEntry) => ({
   id: entry.id,
@@ -75,13 +84,14 @@ const createRouteDef = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: z
-            .strictObject({
+          schema: named(
+            "ChallengeTransactionRequest",
+            z.strictObject({
               user_id: z.uuid({ error: "must be a user id (UUID)" }),
               type: z.enum(CHALLENGE_TYPES, { error: 'must be "CREDIT" or "DEBIT"' }),
               amount: amountMinor(),
-            })
-            .openapi("ChallengeTransactionRequest"),
+            }),
+          ),
         },
       },
     },
@@ -111,7 +121,7 @@ const listRoute = createRoute({
   security: [{ bearerAuth: [] }],
   request: {
     query: z.object({
-      type: z.enum(CHALLENGE_TYPES, { error: 'must be "CREDIT" or "DEBIT"' }).optional(),
+      type: z.optional(z.enum(CHALLENGE_TYPES, { error: 'must be "CREDIT" or "DEBIT"' })),
     }),
   },
   responses: {
@@ -135,7 +145,7 @@ const balanceRoute = createRoute({
       description: "Balance in minor units",
       content: {
         "application/json": {
-          schema: z.object({ amount: z.number().int() }).openapi("ChallengeBalance"),
+          schema: named("ChallengeBalance", z.object({ amount: z.int() })),
         },
       },
     },

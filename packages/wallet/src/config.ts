@@ -1,7 +1,7 @@
 import { hkdfSync } from "node:crypto";
 import { type Env, env, loadHttpServiceConfig } from "@platform/core";
 import { type DatabaseConfig, databaseConfigFromEnv } from "@platform/db";
-import { z } from "zod";
+import * as z from "zod/mini";
 
 export type WalletServiceConfig = ReturnType<typeof loadWalletServiceConfig>;
 export type WalletConfig = WalletServiceConfig & { database: DatabaseConfig };
@@ -12,9 +12,9 @@ export function loadWalletServiceConfig(source: Env) {
     source,
     z.object({
       WALLET_READY_RETRY_SECONDS: env.integer({ min: 1, max: 3600, default: 2 }),
-      CURSOR_SIGNING_KEY: env
-        .string({ minLength: 32, expected: "expected a key of at least 32 characters" })
-        .optional(),
+      CURSOR_SIGNING_KEY: z.optional(
+        env.string({ minLength: 32, expected: "expected a key of at least 32 characters" }),
+      ),
     }),
   );
   return {

@@ -1,21 +1,25 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   AppError,
   type AuthEnv,
   authenticatedUserId,
+  createRoute,
   errors,
   fieldErrorsOf,
+  named,
+  type OpenApiApp,
   problemContent,
   RETRY_AFTER_HEADER,
   requireAuth,
   type TokenService,
+  type ValidationResult,
 } from "@platform/core";
 import type { Context } from "hono";
-import type { PostingType } from "./repository";
+import * as z from "zod/mini";
 import { ENTRY_TYPES } from "./ledger";
+import type { PostingType } from "./repository";
 import type { WalletService } from "./service";
 
-export type WalletApp = OpenAPIHono<AuthEnv>;
+export type WalletApp = OpenApiApp<AuthEnv>;
 
 /** A problem that says why the wallet is not open; `status` stays RFC 9457's numeric one. */
 const walletProblem = <S extends number, C extends string, W extends string>(
@@ -24,8 +28,9 @@ const walletProblem = <S extends number, C extends string, W extends string>(
   code: C,
   walletStatus: W,
 ) =>
-  z
-    .object({
+  named(
+    name,
+    z.object({
       type: z.string(),
       title: z.string(),
       status: z.literal(status),
@@ -33,8 +38,8 @@ const walletProblem = <S extends number, C extends string, W extends string>(
       message: z.string(),
       detail: z.string(),
       walletStatus: z.literal(walletStatus),
-    })
-    .openapi(name);
+    }),
+  );
 
 /** Until the wallet exists (`user.registered` not consumed yet). */
 const Provisioning = walletProblem("Provisioning", 503, "WALLET_PROVISIONING", "provisioning");
@@ -55,20 +60,25 @@ export const walletResponses = {
   },
 };
 
-const Entry = z
-  .object({
+const Entry = named(
+  "LedgerEntry",
+  z.object({
     id: z.uuid(),
     type: z.enum(ENTRY_TYPES),
-    amountMinor: z.number().int().openapi({ description: "Minor units (cents)", example: 1250 }),
-    balanceMinor: z.number().int().openapi({ description: "Balance right after this entry" }),
-    description: z.string().nullable(),
-    createdAt: z.string().openapi({ format: "date-time" }),
-    transferId: z.uuid().optional().openapi({ description: "Transfer legs only: the transfer's id" }),
-    counterpartyUserId: z.uuid().optional().openapi({
-      description: "Transfer legs only: the recipient of a transfer_out, the sender of a transfer_in",
-    }),
-  })
-  .openapi("LedgerEntry");
+    amountMinor: z.int().check(z.meta({ description: "Minor units (cents)", example: 1250 })),
+    balanceMinor: z.int().check(z.meta({ description: "Balance right after this entry" })),
+    description: z.nullable(z.string()),
+    createdAt: z.string().check(z.meta({ format: "date-time" })),
+    transferId: z.optional(z.uuid().check(z.meta({ description: "Transfer legs only: the transfer's id" }))),
+    counterpartyUserId: z.optional(
+      z.uuid().check(
+        z.meta({
+          description: "Transfer legs only: the recipient of a transfer_out, the sender of a transfer_in",
+        }),
+      ),
+    ),
+  }),
+);
 
 const POSITIVE_SAFE_INTEGER = "must be a positive integer of minor units, at most 9007199254740991";
 
@@ -76,8 +86,10 @@ const POSITIVE_SAFE_INTEGER = "must be a positive integer of minor units, at mos
 export const amountMinor = () =>
   z
     .int({ error: POSITIVE_SAFE_INTEGER })
-    .positive({ error: POSITIVE_SAFE_INTEGER })
-    .openapi({ description: "Minor units (cents)", example: 1250 });
+    .check(
+      z.positive({ error: POSITIVE_SAFE_INTEGER }),
+      z.meta({ description: "Minor units (cents)", example: 1250 }),
+    );
 
 /**
  * No control characters (Unicode category Cc: U+0000-U+001F, U+007F-U+009F), spelt for the
@@ -86,73 +98,76 @@ export const amountMinor = () =>
  */
 export const NO_CONTROL_CHARACTERS_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
 
-const description = z
-  .string({ error: "must be a string" })
-  .trim()
-  .min(1, { error: "must not be empty" })
-  .max(255, { error: "must be at most 255 characters" })
-  // It ends up on statements and in support tools: no line breaks or terminal escapes.
-  .regex(/^\P{Cc}*$/u, { error: "must not contain control characters" })
-  .openapi({ pattern: NO_CONTROL_CHARACTERS_PATTERN })
-  .optional();
+const descriptionText = (about?: string) =>
+  z.string({ error: "must be a string" }).check(
+    z.trim(),
+    z.minLength(1, { error: "must not be empty" }),
+    z.maxLength(255, { error: "must be at most 255 characters" }),
+    // It ends up on statements and in support tools: no line breaks or terminal escapes.
+    z.regex(/^\P{Cc}*$/u, { error: "must not contain control characters" }),
+    z.meta({ pattern: NO_CONTROL_CHARACTERS_PATTERN, ...(about ? { description: about } : {}) }),
+  );
 
-const PostBody = z.strictObject({ amountMinor: amountMinor(), description }).openapi("PostingRequest");
+const description = z.optional(descriptionText());
 
-const CombinedPostBody = z
-  .strictObject({
+const PostBody = named("PostingRequest", z.strictObject({ amountMinor: amountMinor(), description }));
+
+const CombinedPostBody = named(
+  "TransactionRequest",
+  z.strictObject({
     type: z.enum(["credit", "debit"], { error: 'must be "credit" or "debit"' }),
     amountMinor: amountMinor(),
     description,
-  })
-  .openapi("TransactionRequest");
+  }),
+);
 
-const TransferBody = z
-  .strictObject({
+const TransferBody = named(
+  "TransferRequest",
+  z.strictObject({
     toUserId: z.uuid({ error: "must be a user id (UUID)" }),
     amountMinor: amountMinor(),
-    description: description.openapi({ description: "Shown in both wallets' history" }),
-  })
-  .openapi("TransferRequest");
+    description: z.optional(descriptionText("Shown in both wallets' history")),
+  }),
+);
 
-const Transfer = z
-  .object({
-    id: z.uuid().openapi({ description: "The transfer's id, carried by both of its ledger entries" }),
+const Transfer = named(
+  "Transfer",
+  z.object({
+    id: z.uuid().check(z.meta({ description: "The transfer's id, carried by both of its ledger entries" })),
     fromUserId: z.uuid(),
     toUserId: z.uuid(),
-    amountMinor: z.number().int(),
-    balanceMinor: z.number().int().openapi({ description: "The sender's balance right after the transfer" }),
-    description: z.string().nullable(),
-    createdAt: z.string().openapi({ format: "date-time" }),
-  })
-  .openapi("Transfer");
+    amountMinor: z.int(),
+    balanceMinor: z.int().check(z.meta({ description: "The sender's balance right after the transfer" })),
+    description: z.nullable(z.string()),
+    createdAt: z.string().check(z.meta({ format: "date-time" })),
+  }),
+);
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const KEY_FORMAT = "must be 1-255 visible ASCII characters";
 
-const idempotencyKey = () => z.string().regex(IDEMPOTENCY_KEY, { error: KEY_FORMAT });
-const keyParameter = (required: boolean, about: string) => ({
-  param: { name: "Idempotency-Key", in: "header" as const, required },
-  description: about,
-  example: "8f14e45f-ea7e-4b2b-9c33-5d6a3f1a0c2e",
-});
+const idempotencyKey = (about: string) =>
+  z
+    .string()
+    .check(
+      z.regex(IDEMPOTENCY_KEY, { error: KEY_FORMAT }),
+      z.meta({ description: about, example: "8f14e45f-ea7e-4b2b-9c33-5d6a3f1a0c2e" }),
+    );
 
-// Hono's header validator matches keys case-insensitively, so the documented spelling is kept.
+// Header names are matched case-insensitively, so the documented spelling is kept.
 const RequiredKeyHeaders = z.object({
-  "Idempotency-Key": idempotencyKey().openapi(
-    keyParameter(true, "Unique per operation; a retry with the same key and body replays the first answer"),
+  "Idempotency-Key": idempotencyKey(
+    "Unique per operation; a retry with the same key and body replays the first answer",
   ),
 });
 
 /** The Idempotency-Key header where a contract makes it optional (the challenge's). */
 export const optionalKeyHeaders = (about: string) =>
-  z.object({ "Idempotency-Key": idempotencyKey().optional().openapi(keyParameter(false, about)) });
+  z.object({ "Idempotency-Key": z.optional(idempotencyKey(about)) });
 
 /** A missing required key is its own error (the client forgot it); a malformed one is a validation error. */
 export function idempotencyHook(required: boolean) {
-  return (
-    result: { target: string } & ({ success: true } | { success: false; error: z.ZodError }),
-    c: Context,
-  ): undefined => {
+  return (result: ValidationResult, c: Context): undefined => {
     if (result.success) return undefined;
     if (result.target === "header") {
       if (required && !c.req.header("idempotency-key")) {
@@ -169,7 +184,7 @@ export function idempotencyHook(required: boolean) {
   };
 }
 
-const replayed = <T extends z.ZodType>(schema: T) => ({
+const replayed = <T extends z.ZodMiniType>(schema: T) => ({
   description: "Replay of an earlier request with the same key and body",
   headers: { "Idempotent-Replayed": { schema: { type: "string" as const, enum: ["true"] } } },
   content: { "application/json": { schema } },
@@ -264,7 +279,7 @@ const balanceRoute = createRoute({
       description: "Balance",
       content: {
         "application/json": {
-          schema: z.object({ balanceMinor: z.number().int(), currency: z.literal("USD") }).openapi("Balance"),
+          schema: named("Balance", z.object({ balanceMinor: z.int(), currency: z.literal("USD") })),
         },
       },
     },
@@ -286,18 +301,25 @@ const historyRoute = createRoute({
   request: {
     query: z.object({
       // Digits only: `1e1` or ` 5` are not what a client meant to send.
-      limit: z
-        .string()
-        .regex(/^[0-9]{1,3}$/, { error: LIMIT_RANGE })
-        .transform(Number)
-        .pipe(z.int().min(1, { error: LIMIT_RANGE }).max(100, { error: LIMIT_RANGE }))
-        .optional()
-        .openapi({ type: "integer", minimum: 1, maximum: 100, default: 20 }),
-      cursor: z
-        .string()
-        .max(512, { error: "is not a cursor issued for this wallet" })
-        .optional()
-        .openapi({ description: "nextCursor of the previous page" }),
+      limit: z.optional(
+        z
+          .pipe(
+            z.string().check(z.regex(/^[0-9]{1,3}$/, { error: LIMIT_RANGE })),
+            z.pipe(
+              z.transform(Number),
+              z.int().check(z.minimum(1, { error: LIMIT_RANGE }), z.maximum(100, { error: LIMIT_RANGE })),
+            ),
+          )
+          .check(z.meta({ type: "integer", minimum: 1, maximum: 100, default: 20 })),
+      ),
+      cursor: z.optional(
+        z
+          .string()
+          .check(
+            z.maxLength(512, { error: "is not a cursor issued for this wallet" }),
+            z.meta({ description: "nextCursor of the previous page" }),
+          ),
+      ),
     }),
   },
   responses: {
@@ -305,9 +327,10 @@ const historyRoute = createRoute({
       description: "One page",
       content: {
         "application/json": {
-          schema: z
-            .object({ items: z.array(Entry), nextCursor: z.string().nullable() })
-            .openapi("HistoryPage"),
+          schema: named(
+            "HistoryPage",
+            z.object({ items: z.array(Entry), nextCursor: z.nullable(z.string()) }),
+          ),
         },
       },
     },

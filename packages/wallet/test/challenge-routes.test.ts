@@ -417,8 +417,8 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
 
     // RFC 9457: the provisioning problem keeps a numeric status; the wallet's state is its own member.
     expect(doc.components.schemas.Provisioning?.properties).toMatchObject({
-      status: { type: "number", enum: [503] },
-      walletStatus: { type: "string", enum: ["provisioning"] },
+      status: { type: "number", const: 503 },
+      walletStatus: { type: "string", const: "provisioning" },
     });
   });
 

@@ -1,15 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { HttpConfig } from "../common-config";
 import { AppError, errors, type FieldError } from "../errors";
 import { type Logger, withLogContext } from "../logger";
 import { corsMiddleware } from "./cors";
 import { mountSwaggerUi } from "./docs";
 import { type HealthCheck, mountHealth } from "./health";
+import { OpenApiApp } from "./openapi";
 import { problemResponse, toAppError } from "./problem";
 
 export interface HttpVariables {
@@ -81,7 +81,7 @@ function limitBody(maxBytes: number): MiddlewareHandler {
 }
 
 /** Turns zod issues into field errors named like the request parts they came from. */
-export function fieldErrorsOf(error: z.ZodError, target?: string): FieldError[] {
+export function fieldErrorsOf(error: z.core.$ZodError, target?: string): FieldError[] {
   const prefix = target && target !== "json" ? `${target}.` : "";
   return error.issues.flatMap((issue) => {
     const path = issue.path.map(String).join(".");
@@ -103,13 +103,11 @@ export function fieldErrorsOf(error: z.ZodError, target?: string): FieldError[] 
  */
 export function createHttpApp<Extra extends object = object>(options: HttpAppOptions) {
   const { logger } = options;
-  const app = new OpenAPIHono<HttpEnv<Extra>>({
-    defaultHook: (result, c) => {
-      if (!result.success) {
-        const target = (result as { target?: string }).target;
-        return problemResponse(c, errors.validation(fieldErrorsOf(result.error, target)));
-      }
-    },
+  const app = new OpenApiApp<HttpEnv<Extra>>({
+    defaultHook: (result, c) =>
+      result.success
+        ? undefined
+        : problemResponse(c, errors.validation(fieldErrorsOf(result.error, result.target))),
   });
 
   const context: MiddlewareHandler<HttpEnv> = async (c, next) => {
@@ -149,17 +147,14 @@ export function createHttpApp<Extra extends object = object>(options: HttpAppOpt
   app.onError((error, c) => problemResponse(c, toAppError(error, logger)));
   app.notFound((c) => problemResponse(c, errors.notFound(`No route for ${c.req.method} ${c.req.path}.`)));
 
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
-    type: "http",
-    scheme: "bearer",
-    bearerFormat: "JWT",
-  });
+  app.securitySchemes.bearerAuth = { type: "http", scheme: "bearer", bearerFormat: "JWT" };
 
   /** Call after all routes are registered so the document lists them. */
   const mountDocs = () => {
     app.doc31("/openapi.json", {
-      openapi: "3.1.0",
-      info: { title: options.title, version: options.version, description: options.description },
+      title: options.title,
+      version: options.version,
+      ...(options.description ? { description: options.description } : {}),
       // Relative to the document: the host that serves it, locally, on AWS, behind any domain.
       servers: [{ url: "/", description: "The host serving this document" }],
       ...(options.tags ? { tags: options.tags } : {}),

@@ -1,12 +1,13 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import * as z from "zod/mini";
 import type { Logger } from "../logger";
 import type { HttpEnv } from "./app";
+import { createRoute, type OpenApiApp } from "./openapi";
 
 export type HealthCheck = () => Promise<void>;
 
 const HealthBody = z.object({
   status: z.enum(["ok", "unavailable"]),
-  checks: z.record(z.string(), z.enum(["ok", "unavailable"])).optional(),
+  checks: z.optional(z.record(z.string(), z.enum(["ok", "unavailable"]))),
 });
 
 /**
@@ -14,7 +15,7 @@ const HealthBody = z.object({
  * time limit so a hung database makes the probe fail instead of hang).
  */
 export function mountHealth<E extends HttpEnv>(
-  app: OpenAPIHono<E>,
+  app: OpenApiApp<E>,
   checks: Record<string, HealthCheck>,
   logger: Logger,
   timeoutMs = 2000,
