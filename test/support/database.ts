@@ -33,7 +33,7 @@ export interface TestDatabase {
 let emulator: Promise<DataApiEmulator> | undefined;
 
 /** One Data API emulator per test file, in front of the run's PostgreSQL server. */
-function dataApiEmulator(): Promise<DataApiEmulator> {
+export function dataApiEmulator(): Promise<DataApiEmulator> {
   emulator ??= createDataApiEmulator({ postgresUrl: inject("postgresAdminUrl"), poolMax: 20 });
   return emulator;
 }

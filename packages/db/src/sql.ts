@@ -13,8 +13,7 @@ export async function queryRows<T extends Record<string, unknown>>(
   db: Executor,
   statement: SQL,
 ): Promise<T[]> {
-  const result = (await db.execute(statement)) as unknown as { rows?: T[] } | T[];
-  return Array.isArray(result) ? result : (result.rows ?? []);
+  return (await db.execute<T>(statement)).rows;
 }
 
 /**

@@ -1,10 +1,24 @@
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type { SQL } from "drizzle-orm";
+
+export interface QueryResult<Row extends Record<string, unknown> = Record<string, unknown>> {
+  rows: Row[];
+  /** Rows an INSERT, UPDATE or DELETE touched; null when the driver does not say. */
+  rowCount: number | null;
+}
 
 /**
- * The one database type the services program against. Both drivers (node-postgres and the RDS
- * Data API) produce a PgDatabase, so repositories never know which one they run on.
+ * The one database type the services program against: statements written with drizzle-orm's `sql`
+ * template (explicit casts, so every driver binds them alike), one round trip per `execute`, and
+ * transactions for the migrator. Both drivers implement it, node-postgres and the RDS Data API,
+ * so repositories never know which one they run on.
  */
-export type Database = PgDatabase<PgQueryResultHKT, Record<string, never>>;
+export interface Database {
+  execute<Row extends Record<string, unknown> = Record<string, unknown>>(
+    statement: SQL,
+  ): Promise<QueryResult<Row>>;
+  /** Runs `work` in one transaction: committed if it resolves, rolled back if it throws. */
+  transaction<T>(work: (tx: Database) => Promise<T>): Promise<T>;
+}
 
 /**
  * How long the server lets one statement run, and a transaction sit idle, before it gives up on

@@ -1,23 +1,22 @@
-import {
-  BeginTransactionCommand,
-  CommitTransactionCommand,
-  type ExecuteStatementCommandInput,
-  type ExecuteStatementCommandOutput,
+import type {
+  ArrayValue,
+  ExecuteStatementCommandInput,
+  ExecuteStatementCommandOutput,
+  Field,
   RDSDataClient,
-  RollbackTransactionCommand,
+  SqlParameter,
 } from "@aws-sdk/client-rds-data";
 import { beforeDeadline, currentDeadline } from "@platform/core";
-import { sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/aws-data-api/pg";
+import { type SQL, sql } from "drizzle-orm";
 import {
   type Database,
   type DatabaseConfig,
   type DatabaseHandle,
   type DatabaseOptions,
   DEFAULT_SESSION_TIMEOUTS,
+  type QueryResult,
 } from "../types";
-
-type DataApiConfig = Extract<DatabaseConfig, { driver: "data-api" }>;
+import { attempt, render } from "./render";
 
 export interface ResumeRetryPolicy {
   /** The first wait; each further one doubles, up to `maxDelayMs`. */
@@ -38,32 +37,47 @@ export const RESUME_RETRY: ResumeRetryPolicy = {
   defaultBudgetMs: 60_000,
 };
 
-const clients = new Map<string, RDSDataClient>();
+/**
+ * The SDK, loaded when a first statement needs it rather than when the code is imported: loading
+ * it is most of a Lambda cold start (~100 ms here), and a request that never reaches the database
+ * (liveness, docs, a refused token) never pays for it.
+ */
+let sdk: Promise<typeof import("@aws-sdk/client-rds-data")> | undefined;
+const loadSdk = () => {
+  sdk ??= import("@aws-sdk/client-rds-data");
+  return sdk;
+};
+
+const clients = new Map<string, Promise<RDSDataClient>>();
 
 /**
- * One RDSDataClient per container (per endpoint and region): creating it is the costly part of a
- * cold start, and its keep-alive connections are what make the next invocations fast.
+ * One RDSDataClient per container (per endpoint and region), created on first use: its keep-alive
+ * connections are what make the next invocations fast.
  */
-export function sharedDataApiClient(config: { endpoint?: string; region?: string }): RDSDataClient {
+export function sharedDataApiClient(config: { endpoint?: string; region?: string }): Promise<RDSDataClient> {
   const key = `${config.endpoint ?? "aws"}|${config.region ?? ""}`;
   let client = clients.get(key);
   if (!client) {
-    client = new RDSDataClient(
-      config.endpoint
-        ? {
-            endpoint: config.endpoint,
-            region: config.region ?? "us-east-1",
-            // The emulator does not check signatures; dummy keys keep the credential chain
-            // from probing the environment (and from failing where it has nothing to find).
-            credentials: { accessKeyId: "emulator", secretAccessKey: "emulator" },
-          }
-        : config.region
-          ? { region: config.region }
-          : {},
-    );
-    addResumeRetry(client, RESUME_RETRY);
-    addDeadline(client);
-    addUtcTimestamps(client);
+    client = loadSdk().then(({ RDSDataClient }) => {
+      const created = new RDSDataClient(
+        config.endpoint
+          ? {
+              endpoint: config.endpoint,
+              region: config.region ?? "us-east-1",
+              // The emulator does not check signatures; dummy keys keep the credential chain
+              // from probing the environment (and from failing where it has nothing to find).
+              credentials: { accessKeyId: "emulator", secretAccessKey: "emulator" },
+            }
+          : config.region
+            ? { region: config.region }
+            : {},
+      );
+      addResumeRetry(created, RESUME_RETRY);
+      addDeadline(created);
+      addUtcTimestamps(created);
+      return created;
+    });
+    client.catch(() => clients.delete(key));
     clients.set(key, client);
   }
   return client;
@@ -130,9 +144,9 @@ function addDeadline(client: RDSDataClient) {
 
 /**
  * The Data API returns timestamptz as zone-less UTC text ("2024-05-01 10:00:00.123"), which
- * drizzle hands to `new Date()`: that reads it in the process's local zone. Asking for column
- * metadata on every statement lets this middleware mark those columns as UTC ("…+00", the form
- * node-postgres gives in a UTC session), so Date and string modes read the same under both drivers.
+ * `new Date()` would read in the process's local zone. Asking for column metadata on every
+ * statement lets this middleware mark those columns as UTC ("…+00", the form node-postgres gives
+ * in a UTC session), so both drivers return the same text.
  */
 function addUtcTimestamps(client: RDSDataClient) {
   client.middlewareStack.add(
@@ -159,37 +173,110 @@ function addUtcTimestamps(client: RDSDataClient) {
   );
 }
 
-function describeCommand(command: unknown): string {
-  if (command instanceof BeginTransactionCommand) return "begin";
-  if (command instanceof CommitTransactionCommand) return "commit";
-  if (command instanceof RollbackTransactionCommand) return "rollback";
-  return String((command as { input?: { sql?: unknown } }).input?.sql ?? "");
+type DataApiConfig = Extract<DatabaseConfig, { driver: "data-api" }>;
+
+/** A parameter as the Data API takes it; values it cannot carry (bigint, bytes) are refused. */
+function parameter(value: unknown, index: number): SqlParameter {
+  const name = String(index + 1);
+  if (value === null || value === undefined) return { name, value: { isNull: true } };
+  if (typeof value === "string") return { name, value: { stringValue: value } };
+  if (typeof value === "number") {
+    return { name, value: Number.isInteger(value) ? { longValue: value } : { doubleValue: value } };
+  }
+  if (typeof value === "boolean") return { name, value: { booleanValue: value } };
+  if (value instanceof Date) {
+    return { name, value: { stringValue: value.toISOString().replace("T", " ").replace("Z", "") } };
+  }
+  throw new TypeError(`the Data API cannot carry a parameter of type ${typeof value} (parameter ${name})`);
+}
+
+/** An array field, as a JS array (nested arrays included). */
+function arrayOf(array: ArrayValue): unknown[] {
+  return (
+    array.stringValues ??
+    array.longValues ??
+    array.doubleValues ??
+    array.booleanValues ??
+    array.arrayValues?.map((inner) => (inner ? arrayOf(inner) : null)) ??
+    []
+  );
+}
+
+/** A field of a record, as JS: text stays text, numbers numbers, SQL NULL null. */
+function fieldValue(field: Field): unknown {
+  if (field.isNull) return null;
+  if (field.stringValue !== undefined) return field.stringValue;
+  if (field.booleanValue !== undefined) return field.booleanValue;
+  if (field.longValue !== undefined) return field.longValue;
+  if (field.doubleValue !== undefined) return field.doubleValue;
+  if (field.blobValue !== undefined) return field.blobValue;
+  return field.arrayValue ? arrayOf(field.arrayValue) : null;
 }
 
 /**
- * Reports every command a handle sends (Execute, BatchExecute, Begin/Commit/Rollback: each is a
- * round trip). It wraps `send` per handle rather than adding middleware, because the client is
- * shared by every handle in the container and each handle has its own listener.
+ * The RDS Data API as a `Database`: each `execute` is one ExecuteStatement (one round trip), a
+ * transaction is Begin/Commit/Rollback around its statements. Records come back as objects keyed
+ * by column name.
  */
-function countingClient(client: RDSDataClient, onStatement: (sql: string) => void): RDSDataClient {
-  const counting = {
-    send(command: Parameters<RDSDataClient["send"]>[0], ...rest: unknown[]) {
-      onStatement(describeCommand(command));
-      return (client.send as (...args: unknown[]) => unknown)(command, ...rest);
+export function createDataApiDatabase(config: DataApiConfig, options: DatabaseOptions): DatabaseHandle {
+  const target = { resourceArn: config.resourceArn, secretArn: config.secretArn, database: config.database };
+  const { onStatement } = options;
+
+  const execute = async <Row extends Record<string, unknown>>(
+    statement: SQL,
+    transactionId?: string,
+  ): Promise<QueryResult<Row>> => {
+    const { text, params } = render(statement, (index) => `:${index + 1}`);
+    const parameters = params.map(parameter);
+    const [client, { ExecuteStatementCommand }] = await Promise.all([sharedDataApiClient(config), loadSdk()]);
+    onStatement?.(text);
+    const output = await attempt(text, () =>
+      client.send(
+        new ExecuteStatementCommand({
+          ...target,
+          sql: text,
+          parameters,
+          includeResultMetadata: true,
+          ...(transactionId ? { transactionId } : {}),
+        }),
+      ),
+    );
+    const names = (output.columnMetadata ?? []).map(
+      (column, index) => column.name ?? column.label ?? String(index),
+    );
+    const rows = (output.records ?? []).map((record) => {
+      const row: Record<string, unknown> = {};
+      record.forEach((field, index) => {
+        row[names[index] ?? String(index)] = fieldValue(field);
+      });
+      return row as Row;
+    });
+    return { rows, rowCount: output.numberOfRecordsUpdated ?? null };
+  };
+
+  const db: Database = {
+    execute: (statement) => execute(statement),
+    async transaction(work) {
+      const [client, sdkModule] = await Promise.all([sharedDataApiClient(config), loadSdk()]);
+      onStatement?.("begin");
+      const { transactionId } = await client.send(new sdkModule.BeginTransactionCommand(target));
+      if (!transactionId) throw new Error("BeginTransaction returned no transaction id");
+      const tx: Database = {
+        execute: (statement) => execute(statement, transactionId),
+        transaction: () => Promise.reject(new Error("nested transactions are not supported on the Data API")),
+      };
+      try {
+        const result = await work(tx);
+        onStatement?.("commit");
+        await client.send(new sdkModule.CommitTransactionCommand({ ...target, transactionId }));
+        return result;
+      } catch (error) {
+        onStatement?.("rollback");
+        await client.send(new sdkModule.RollbackTransactionCommand({ ...target, transactionId }));
+        throw error;
+      }
     },
   };
-  return counting as unknown as RDSDataClient;
-}
-
-export function createDataApiDatabase(config: DataApiConfig, options: DatabaseOptions): DatabaseHandle {
-  const shared = sharedDataApiClient(config);
-  const client = options.onStatement ? countingClient(shared, options.onStatement) : shared;
-  const db = drizzle({
-    client,
-    resourceArn: config.resourceArn,
-    secretArn: config.secretArn,
-    database: config.database,
-  }) as unknown as Database;
   return {
     db,
     driver: "data-api",

@@ -1,42 +1,33 @@
-import { createHash } from "node:crypto";
-import { drizzle } from "drizzle-orm/node-postgres";
+import type { SQL } from "drizzle-orm";
 import pg from "pg";
 import {
   type Database,
   type DatabaseHandle,
   type DatabaseOptions,
   DEFAULT_SESSION_TIMEOUTS,
+  type QueryResult,
   type SessionTimeouts,
 } from "../types";
+import { attempt, render } from "./render";
+import { createStatementNamer } from "./statement-names";
 
 // int8 (bigint) and numeric stay strings by default in pg; the repositories convert explicitly
 // with Number() after range checks, exactly as they must for the Data API's longValue.
 
-/** Distinct statement texts prepared per process; beyond it statements run unnamed, as before. */
-export const MAX_PREPARED_STATEMENTS = 500;
-
 type QueryConfig = { text?: unknown; name?: unknown; values?: unknown };
 
 /**
- * Names parameterised statements after their text, so each connection parses and plans a hot
- * statement once and then only binds and executes it (PostgreSQL switches a prepared statement to
- * its cached generic plan after a few runs). Planning the posting statement cost as much as
- * running it. It works for any statement text the repositories write, without their knowing:
- * same text, same name. Statements without parameters (DDL, `begin`, pings) stay unnamed, and the
- * number of names is capped so that statements built with inlined values cannot grow the
- * server's per-connection caches without bound.
+ * Date and time values come back as PostgreSQL's text (as drizzle's node-postgres driver gave
+ * them, and as the Data API gives them), never as JS Dates read in the process's time zone:
+ * timestamp, timestamptz, date, interval and their arrays.
  */
-export function createStatementNamer(limit = MAX_PREPARED_STATEMENTS) {
-  const names = new Map<string, string>();
-  return (text: string): string | undefined => {
-    let name = names.get(text);
-    if (name === undefined && names.size < limit) {
-      name = `p_${createHash("sha256").update(text).digest("base64url").slice(0, 22)}`;
-      names.set(text, name);
-    }
-    return name;
-  };
-}
+const RAW_TIME_TYPES = new Set([1114, 1184, 1082, 1186, 1115, 1185, 1182, 1187, 1231]);
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    RAW_TIME_TYPES.has(oid)
+      ? (value: string) => value
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
 
 function sqlOf(args: unknown[]): string {
   const first = args[0];
@@ -46,8 +37,9 @@ function sqlOf(args: unknown[]): string {
 }
 
 /**
- * Wraps a pool client's `query`: names parameterised statements, and reports every round trip
- * (pool.query goes through a client's query, so each is seen once).
+ * Wraps a pool client's `query`: names parameterised statements (statement-names.ts), and reports
+ * every round trip, transaction control included (pool.query goes through a client's query, so
+ * each is seen once).
  */
 function instrument(
   client: pg.PoolClient,
@@ -68,6 +60,36 @@ function instrument(
       if (name) return original({ ...config, name }, ...args.slice(1));
     }
     return original(...args);
+  };
+}
+
+type Queryable = Pick<pg.Pool, "query"> | pg.PoolClient;
+
+async function run<Row extends Record<string, unknown>>(
+  on: Queryable,
+  statement: SQL,
+): Promise<QueryResult<Row>> {
+  const { text, params } = render(statement, (index) => `$${index + 1}`);
+  const result = await attempt(text, () => on.query<Row>({ text, values: params, types }));
+  return { rows: result.rows, rowCount: result.rowCount };
+}
+
+/** A database bound to one client inside a transaction; nested transactions are savepoints. */
+function inTransaction(client: pg.PoolClient, depth: number): Database {
+  return {
+    execute: (statement) => run(client, statement),
+    async transaction(work) {
+      const savepoint = `sp${depth}`;
+      await client.query(`savepoint ${savepoint}`);
+      try {
+        const result = await work(inTransaction(client, depth + 1));
+        await client.query(`release savepoint ${savepoint}`);
+        return result;
+      } catch (error) {
+        await client.query(`rollback to savepoint ${savepoint}`);
+        throw error;
+      }
+    },
   };
 }
 
@@ -102,7 +124,27 @@ export function createNodePostgresDatabase(
   const nameOf = createStatementNamer();
   pool.on("connect", (client) => instrument(client, nameOf, options.onStatement));
 
-  const db = drizzle({ client: pool }) as unknown as Database;
+  const db: Database = {
+    execute: (statement) => run(pool, statement),
+    async transaction(work) {
+      const client = await pool.connect();
+      let broken: unknown;
+      try {
+        await client.query("begin");
+        const result = await work(inTransaction(client, 1));
+        await client.query("commit");
+        return result;
+      } catch (error) {
+        await client.query("rollback").catch((rollbackError: unknown) => {
+          broken = rollbackError;
+        });
+        throw error;
+      } finally {
+        // A connection that could not even roll back is closed, not returned to the pool.
+        client.release(broken !== undefined);
+      }
+    },
+  };
   return {
     db,
     driver: "pg",
