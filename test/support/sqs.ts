@@ -1,7 +1,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createLogger, type Env, type LogFields, type Logger } from "@platform/core";
+import type { SqsClient } from "@platform/messaging";
 import {
   createSqsClient,
   ensureQueueTopology,
@@ -24,7 +24,7 @@ export async function startSqsEmulator(port = 0): Promise<{ endpoint: string; st
 export interface TestQueues {
   env: Env;
   config: MessagingConfig;
-  sqs: SQSClient;
+  sqs: SqsClient;
   queueUrl: string;
   queueArn: string;
   dlqUrl: string;

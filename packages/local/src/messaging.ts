@@ -1,4 +1,3 @@
-import type { SQSClient } from "@aws-sdk/client-sqs";
 import { type Env, env, type Logger, parseEnv } from "@platform/core";
 import { type DatabaseHandle, queryRows } from "@platform/db";
 import {
@@ -9,6 +8,7 @@ import {
   ensureQueueTopology,
   loadMessagingConfig,
   type OutboxPublisher,
+  type SqsClient,
 } from "@platform/messaging";
 import { createWalletProvisionerHandler } from "@platform/wallet/provisioner";
 import { sql } from "drizzle-orm";
@@ -88,7 +88,7 @@ export async function startLocalMessaging(options: LocalMessagingOptions): Promi
         : error;
     });
 
-  let sqs: SQSClient | undefined;
+  let sqs: SqsClient | undefined;
   try {
     // The emulator's endpoint stands in for the queue URL until the queues exist.
     const provisional = loadMessagingConfig({

@@ -1,16 +1,11 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
-import {
-  ChangeMessageVisibilityCommand,
-  type MessageAttributeValue,
-  SendMessageCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
+import type { MessageAttributeValue } from "@aws-sdk/client-sqs";
 import { type Logger, withinInvocation, withLogContext } from "@platform/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { MessagingConfig } from "./config";
 import { type EventCatalog, type EventKey, eventKey, eventSchema } from "./events";
 import { DEAD_LETTER_ATTRIBUTES, EventAttribute, verifyEventSignature } from "./signature";
-import { describeError, describeRootCause, stringAttribute } from "./sqs";
+import { describeError, describeRootCause, loadSqsSdk, type SqsClient, stringAttribute } from "./sqs";
 import { retryDelayFor } from "./topology";
 
 export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
@@ -22,7 +17,7 @@ export interface EventConsumerOptions {
   /** The queue the messages come from (for their retry visibility), its topology and the signing keys. */
   config: Pick<MessagingConfig, "queueUrl" | "topology" | "signing">;
   deadLetterQueueUrl: string;
-  sqs: SQSClient;
+  sqs: SqsClient;
   logger: Logger;
   /** Any event without a handler here is poison for this consumer and goes to the DLQ. */
   handlers: EventHandlers;
@@ -112,7 +107,7 @@ export function createEventConsumer(options: EventConsumerOptions): SqsBatchHand
     }
     const firstReceived = Number(record.attributes?.ApproximateFirstReceiveTimestamp);
     await sqs.send(
-      new SendMessageCommand({
+      new (await loadSqsSdk()).SendMessageCommand({
         QueueUrl: deadLetterQueueUrl,
         MessageBody: record.body,
         MessageAttributes: {
@@ -144,7 +139,7 @@ export function createEventConsumer(options: EventConsumerOptions): SqsBatchHand
   async function setRetryDelay(record: SQSRecord, seconds: number, tier: string): Promise<void> {
     try {
       await sqs.send(
-        new ChangeMessageVisibilityCommand({
+        new (await loadSqsSdk()).ChangeMessageVisibilityCommand({
           QueueUrl: config.queueUrl,
           ReceiptHandle: record.receiptHandle,
           VisibilityTimeout: seconds,

@@ -6,11 +6,10 @@ import {
   type MessageAttributeValue,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
-  type SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
 import { DEAD_LETTER_ATTRIBUTES, EventAttribute } from "./signature";
-import { queueArnOf } from "./sqs";
+import { queueArnOf, type SqsClient } from "./sqs";
 
 /** What an operator needs to decide about a dead letter without opening the queue console. */
 export interface DeadLetter {
@@ -60,7 +59,7 @@ function toDeadLetter(message: Message): DeadLetter {
 const DEFAULT_WAIT_SECONDS = 1;
 
 async function receiveBatch(
-  sqs: SQSClient,
+  sqs: SqsClient,
   queueUrl: string,
   max: number,
   visibilitySeconds: number,
@@ -79,7 +78,7 @@ async function receiveBatch(
   return Messages ?? [];
 }
 
-export async function countDeadLetters(sqs: SQSClient, deadLetterQueueUrl: string): Promise<number> {
+export async function countDeadLetters(sqs: SqsClient, deadLetterQueueUrl: string): Promise<number> {
   const { Attributes } = await sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: deadLetterQueueUrl,
@@ -97,7 +96,7 @@ export async function countDeadLetters(sqs: SQSClient, deadLetterQueueUrl: strin
  * with a short visibility and released again (visibility 0) once the listing is complete.
  */
 export async function listDeadLetters(
-  sqs: SQSClient,
+  sqs: SqsClient,
   deadLetterQueueUrl: string,
   options: { limit?: number; waitTimeSeconds?: number } = {},
 ): Promise<DeadLetter[]> {
@@ -146,7 +145,7 @@ const UNSUPPORTED = new Set(["InvalidAction", "UnsupportedOperation", "UnknownOp
  * again (old timestamps are accepted on purpose).
  */
 export async function redriveDeadLetters(
-  sqs: SQSClient,
+  sqs: SqsClient,
   options: {
     queueUrl: string;
     deadLetterQueueUrl: string;
@@ -179,7 +178,7 @@ export async function redriveDeadLetters(
 }
 
 async function manualRedrive(
-  sqs: SQSClient,
+  sqs: SqsClient,
   queueUrl: string,
   deadLetterQueueUrl: string,
   max: number,

@@ -1,11 +1,11 @@
-import { type MessageAttributeValue, SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { MessageAttributeValue } from "@aws-sdk/client-sqs";
 import { type Logger, withLogContext } from "@platform/core";
 import { type Database, queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
 import type { MessagingConfig } from "./config";
 import { schemaForEvent } from "./events";
 import { EventAttribute, signEvent } from "./signature";
-import { describeError, stringAttribute } from "./sqs";
+import { describeError, loadSqsSdk, type SqsClient, stringAttribute } from "./sqs";
 
 /** An outbox row on its way to the queue. */
 export interface OutboxMessage {
@@ -18,7 +18,7 @@ export interface OutboxMessage {
 
 export interface OutboxPublisherOptions {
   db: Database;
-  sqs: SQSClient;
+  sqs: SqsClient;
   queueUrl: string;
   signingKey: string;
   keyId: string;
@@ -105,7 +105,7 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): OutboxPu
       const chunk = sendable.slice(start, start + SQS_BATCH_LIMIT);
       try {
         const result = await sqs.send(
-          new SendMessageBatchCommand({
+          new (await loadSqsSdk()).SendMessageBatchCommand({
             QueueUrl: queueUrl,
             Entries: chunk.map(({ row, message }) => ({
               Id: row.id,
@@ -250,7 +250,7 @@ function parsePayload(text: string): unknown {
 /** The publisher as every process builds it: from the validated messaging configuration. */
 export function createOutboxPublisherFromConfig(
   config: MessagingConfig,
-  parts: { db: Database; sqs: SQSClient; logger: Logger },
+  parts: { db: Database; sqs: SqsClient; logger: Logger },
 ): OutboxPublisher {
   return createOutboxPublisher({
     ...parts,

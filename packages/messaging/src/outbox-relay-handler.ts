@@ -1,13 +1,12 @@
-import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createLogger, type Env, type Logger, withinInvocation } from "@platform/core";
 import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
 import { loadMessagingConfig } from "./config";
 import { createOutboxPublisherFromConfig, type RelayResult } from "./outbox-publisher";
-import { createSqsClient } from "./sqs";
+import { createSqsClient, type SqsClient } from "./sqs";
 
 export interface RelayHandlerOverrides {
   database?: DatabaseHandle;
-  sqs?: SQSClient;
+  sqs?: SqsClient;
   logger?: Logger;
 }
 

@@ -1,10 +1,5 @@
 import { randomUUID } from "node:crypto";
-import {
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { type DatabaseHandle, queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -24,6 +19,7 @@ import {
   createSqsClient,
   EventAttribute,
   type OutboxPublisherOptions,
+  type SqsClient,
   verifyEventSignature,
 } from "../src/index";
 
@@ -79,7 +75,7 @@ async function states(): Promise<Map<string, OutboxState>> {
   return new Map(rows.map((row) => [row.id, row]));
 }
 
-async function drain(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
+async function drain(sqs: SqsClient, queueUrl: string): Promise<Message[]> {
   const all: Message[] = [];
   for (;;) {
     const { Messages = [] } = await sqs.send(

@@ -1,9 +1,8 @@
-import type { SQSClient } from "@aws-sdk/client-sqs";
 import { createLogger, type Env, type Logger } from "@platform/core";
 import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
 import { loadMessagingConfig, requireDeadLetterQueueUrl } from "@platform/messaging/config";
 import { createEventConsumer, type SqsBatchHandler } from "@platform/messaging/consumer";
-import { createSqsClient } from "@platform/messaging/sqs";
+import { createSqsClient, type SqsClient } from "@platform/messaging/sqs";
 import { closeWallet, provisionWallet } from "./provisioning";
 import type { CloseOutcome, ProvisionOutcome } from "./repository";
 
@@ -21,7 +20,7 @@ const CLOSED: Record<CloseOutcome, string> = {
 
 export interface WalletProvisionerOverrides {
   database?: DatabaseHandle;
-  sqs?: SQSClient;
+  sqs?: SqsClient;
   logger?: Logger;
 }
 
