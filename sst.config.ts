@@ -22,6 +22,7 @@ export default $config({
     const { createDatabases } = await import("./infra/databases");
     const { createQueues } = await import("./infra/queues");
     const { functionArgs } = await import("./infra/lambda");
+    const { buildLambdaBundles } = await import("./infra/bundles");
     const { runOnDeploy } = await import("./infra/migrations");
     const { createApi } = await import("./infra/api");
     const { createOutboxRelay, subscribeWalletProvisioner } = await import("./infra/workers");
@@ -45,7 +46,10 @@ export default $config({
       ...queues.links,
     };
     const urls = { UserEvents: queues.queue.url, UserEventsDlq: queues.deadLetter.url };
-    const args = (spec: (typeof functions)[keyof typeof functions]) => functionArgs(spec, links, urls);
+    // Deployed: the bundles npm run build makes (and the tests run); sst dev builds from sources.
+    if (!$dev) buildLambdaBundles(process.cwd());
+    const args = (spec: (typeof functions)[keyof typeof functions]) =>
+      functionArgs(spec, links, urls, { dev: $dev });
 
     for (const spec of [functions.usersMigrator, functions.walletMigrator]) {
       runOnDeploy(`${spec.name}Run`, new sst.aws.Function(spec.name, args(spec)));

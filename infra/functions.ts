@@ -48,6 +48,21 @@ export const LAMBDA_ARCHITECTURE = "arm64";
 
 export const RELAY_SCHEDULE = "rate(1 minute)";
 
+/** Where `npm run build` (scripts/build.ts) writes each function's bundle, relative to the root. */
+export const BUNDLES_DIRECTORY = "dist";
+
+/**
+ * The directory `npm run build` writes for a function, which `sst deploy` uploads as it is
+ * (infra/lambda.ts): `dist/<entry file name>`, its handler `index.handler`.
+ */
+export function bundleDirectory(spec: Pick<FunctionSpec, "entry">): string {
+  const file = spec.entry.split("/").pop() ?? spec.entry;
+  return `${BUNDLES_DIRECTORY}/${file.replace(/\.ts$/, "")}`;
+}
+
+/** The handler of every bundle: `index.mjs`, export `handler`. */
+export const BUNDLE_HANDLER = "index.handler";
+
 export interface FunctionSpec {
   /** SST component name. */
   name: string;
