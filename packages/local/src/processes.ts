@@ -2,8 +2,9 @@ import cluster, { type Worker } from "node:cluster";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Env, Logger } from "@platform/core";
+import { ConfigError, type Env, type Logger } from "@platform/core";
 import { type FromService, isFromService, type ServiceName, type ToService } from "./ipc";
+import { portInUseProblem } from "./preflight";
 
 const SERVICE_ENTRY = fileURLToPath(new URL("./service-process.ts", import.meta.url));
 /** The service processes run the TypeScript sources, as `npm start` does, through tsx's loader. */
@@ -31,10 +32,9 @@ export interface ServiceProcessOptions {
   onUnexpectedExit(error: Error): void;
 }
 
+/** Taken after the start-up check found it free (another program was quicker): still named. */
 const portInUse = (options: ServiceProcessOptions, port: number) =>
-  new Error(
-    `${options.portVariable} ${port} on ${options.host} is already in use (set another port, 0 = any free one)`,
-  );
+  new ConfigError([{ variable: options.portVariable, problem: portInUseProblem(port, options.host) }]);
 
 /**
  * Checks that the port can be bound and, for 0, picks a free one: the processes then all listen on

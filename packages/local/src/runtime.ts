@@ -1,13 +1,27 @@
 import path from "node:path";
-import { createLogger, type Env, type Logger, loadAll, loadLogLevel } from "@platform/core";
+import {
+  ConfigError,
+  type ConfigProblem,
+  createLogger,
+  type Env,
+  type Logger,
+  loadAll,
+  loadLogLevel,
+} from "@platform/core";
 import { createDataApiEmulator } from "@platform/data-api-emulator";
-import { createDatabase, databaseConfigFromEnv, migrateDatabase } from "@platform/db";
-import { type EmbeddedPostgresServer, startEmbeddedPostgres } from "@platform/db/embedded";
+import { createDatabase, type DatabaseHandle, databaseConfigFromEnv, migrateDatabase } from "@platform/db";
+import {
+  type EmbeddedPostgresServer,
+  PortInUseError,
+  releaseDataDirectory,
+  startEmbeddedPostgres,
+} from "@platform/db/embedded";
 import { loadMessagingConfig } from "@platform/messaging";
 import { loadUsersConfig, usersMigrationsFolder } from "@platform/users";
 import { loadWalletServiceConfig, walletMigrationsFolder } from "@platform/wallet";
-import { loadLocalConfig } from "./config";
+import { type LocalConfig, loadLocalConfig } from "./config";
 import { loadLocalMessagingSettings, startLocalMessaging } from "./messaging";
+import { checkListeners, type PlannedPort, portInUseProblem, prepareDataDir } from "./preflight";
 import { type ServiceProcesses, startServiceProcesses } from "./processes";
 
 /** Placeholder ARNs: the emulator requires ARN-shaped values but does not check them further. */
@@ -25,10 +39,15 @@ export interface LocalRuntime {
   walletUrl: string;
   sqs: { endpoint: string; queueUrl: string; dlqUrl: string };
   /** The embedded PostgreSQL server, when one was started. */
-  postgres?: { port: number; url(database: string): string };
+  postgres?: EmbeddedServerInfo;
   /** The processes serving each API (ids of the live ones). */
   processes(): { users: number[]; wallet: number[] };
   stop(): Promise<void>;
+}
+
+export interface EmbeddedServerInfo {
+  port: number;
+  url(database: string): string;
 }
 
 export interface LocalRuntimeOptions {
@@ -37,6 +56,150 @@ export interface LocalRuntimeOptions {
   writeLog?: (line: string) => void;
   /** Called when a part dies on its own (a service process crashed); the runtime is then stopped. */
   onFailure?(error: Error): void;
+}
+
+/** Steps that undo a start, run in reverse order; a failing step is logged and the rest still run. */
+function createCleanup(logger: Logger) {
+  const steps: (() => Promise<void>)[] = [];
+  return {
+    push: (step: () => Promise<void>) => steps.push(step),
+    async run() {
+      for (const step of steps.reverse()) {
+        try {
+          await step();
+        } catch (error) {
+          logger.error("shutdown step failed", { error });
+        }
+      }
+      steps.length = 0;
+    },
+  };
+}
+
+type Cleanup = ReturnType<typeof createCleanup>;
+
+function loggerFor(env: Env, options: LocalRuntimeOptions): Logger {
+  return (
+    options.logger ??
+    createLogger({
+      level: loadLogLevel(env),
+      bindings: { service: "local" },
+      ...(options.writeLog ? { write: options.writeLog } : {}),
+    })
+  );
+}
+
+/**
+ * Everything that can be checked before anything starts: DATA_DIR (made ready for PostgreSQL),
+ * HOST and the fixed ports, every problem reported together. A PostgreSQL server that a killed run
+ * left on DATA_DIR is stopped first, so that its port counts as free; a directory another running
+ * runtime uses stops start-up here.
+ */
+async function preflight(
+  config: LocalConfig,
+  logger: Logger,
+  listeners: { host?: string; ports: readonly PlannedPort[] },
+): Promise<void> {
+  const problems: ConfigProblem[] = [];
+  if (!config.externalDatabases) {
+    const dataDirProblem = await prepareDataDir(config.dataDir);
+    if (dataDirProblem) problems.push(dataDirProblem);
+    else await releaseDataDirectory(path.join(config.dataDir, "postgres"), (message) => logger.warn(message));
+  }
+  problems.push(...(await checkListeners(listeners)));
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** PostgreSQL's own port, when the embedded server is started on a fixed one. */
+const postgresPort = (config: LocalConfig): PlannedPort[] =>
+  config.externalDatabases || config.postgresPort === 0
+    ? []
+    : [{ variable: "EMBEDDED_PG_PORT", port: config.postgresPort, host: "127.0.0.1" }];
+
+/** The ports this runtime listens on that were fixed by a variable (0 picks a free one). */
+function fixedPorts(config: LocalConfig, messagingPort: number, dataApi: boolean): PlannedPort[] {
+  return [
+    { variable: "USERS_PORT", port: config.usersPort, host: config.host },
+    { variable: "WALLET_PORT", port: config.walletPort, host: config.host },
+    { variable: "SQS_PORT", port: messagingPort, host: "127.0.0.1" },
+    ...(dataApi ? [{ variable: "DATA_API_PORT", port: config.dataApiPort, host: "127.0.0.1" }] : []),
+    ...postgresPort(config),
+  ].filter((entry) => entry.port !== 0);
+}
+
+interface StartedDatabases {
+  postgres: EmbeddedServerInfo | undefined;
+  /** The environment with both databases' coordinates resolved, for every part that follows. */
+  serviceEnv: Env;
+  users: DatabaseHandle;
+  wallet: DatabaseHandle;
+}
+
+/**
+ * The embedded PostgreSQL server (unless both services were given a database URL) with a database
+ * per service, both migrated. With DB_DRIVER=data-api the services reach them through the Data API
+ * emulator, as on AWS.
+ */
+async function startDatabases(
+  config: LocalConfig,
+  env: Env,
+  logger: Logger,
+  cleanup: Cleanup,
+  options: { dataApi: boolean },
+): Promise<StartedDatabases> {
+  let postgres: EmbeddedPostgresServer | undefined;
+  if (!config.externalDatabases) {
+    try {
+      postgres = await startEmbeddedPostgres({
+        dataDir: path.join(config.dataDir, "postgres"),
+        port: config.postgresPort,
+        onLog: (line) => logger.debug("postgres", { line }),
+        onNotice: (message) => logger.warn(message),
+      });
+    } catch (error) {
+      if (error instanceof PortInUseError) {
+        throw new ConfigError([
+          { variable: "EMBEDDED_PG_PORT", problem: portInUseProblem(error.port, error.host) },
+        ]);
+      }
+      throw error;
+    }
+    const server = postgres;
+    cleanup.push(() => server.stop());
+    await postgres.ensureDatabase("users");
+    await postgres.ensureDatabase("wallet");
+  }
+  // Every part, the service processes included, gets every setting resolved.
+  const serviceEnv: Env = {
+    DB_DRIVER: "pg",
+    ...(postgres
+      ? { USERS_DATABASE_URL: postgres.url("users"), WALLET_DATABASE_URL: postgres.url("wallet") }
+      : {}),
+    ...env,
+  };
+  if (options.dataApi) {
+    // The same Data API code path as on AWS, through the project's emulator.
+    const emulator = await createDataApiEmulator({
+      postgresUrl: postgres?.url("postgres") ?? String(env.USERS_DATABASE_URL),
+      port: config.dataApiPort,
+      host: "127.0.0.1",
+    });
+    cleanup.push(() => emulator.close());
+    Object.assign(serviceEnv, { RDS_DATA_ENDPOINT: emulator.endpoint, ...localDataApiCoordinates });
+  }
+  const users = createDatabase(databaseConfigFromEnv("USERS", serviceEnv));
+  cleanup.push(() => users.close());
+  await migrateDatabase(users.db, usersMigrationsFolder, users.timeouts);
+  // Its own database: the wallet never reads the users database, events are the only link.
+  const wallet = createDatabase(databaseConfigFromEnv("WALLET", serviceEnv));
+  cleanup.push(() => wallet.close());
+  await migrateDatabase(wallet.db, walletMigrationsFolder, wallet.timeouts);
+  return {
+    postgres: postgres ? { port: postgres.port, url: postgres.url } : undefined,
+    serviceEnv,
+    users,
+    wallet,
+  };
 }
 
 /**
@@ -48,7 +211,7 @@ export interface LocalRuntimeOptions {
 export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   // Every setting of every part is validated before anything starts, and all faults are reported
   // together: a typo stops start-up at once, not after PostgreSQL has been initialised.
-  const { config } = loadAll({
+  const { config, queue } = loadAll({
     config: () => loadLocalConfig(env),
     users: () => loadUsersConfig(env),
     wallet: () => loadWalletServiceConfig(env),
@@ -56,63 +219,18 @@ export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions =
     // The queue URL is only known once the emulator runs; everything else is checked now.
     messaging: () => loadMessagingConfig({ USER_EVENTS_QUEUE_URL: "http://127.0.0.1/user-events", ...env }),
   });
-  const logger =
-    options.logger ??
-    createLogger({
-      level: loadLogLevel(env),
-      bindings: { service: "local" },
-      ...(options.writeLog ? { write: options.writeLog } : {}),
-    });
-  const cleanup: (() => Promise<void>)[] = [];
-  const stop = async () => {
-    for (const step of cleanup.reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        logger.error("shutdown step failed", { error });
-      }
-    }
-    cleanup.length = 0;
-  };
+  const logger = loggerFor(env, options);
+  const dataApi = env.DB_DRIVER === "data-api" && !env.RDS_DATA_ENDPOINT;
+  // Then what the configuration points at: HOST, DATA_DIR and the ports, before anything starts.
+  await preflight(config, logger, { host: config.host, ports: fixedPorts(config, queue.port, dataApi) });
+  const cleanup = createCleanup(logger);
+  const stop = () => cleanup.run();
 
   try {
-    let postgres: EmbeddedPostgresServer | undefined;
-    if (!config.externalDatabases) {
-      postgres = await startEmbeddedPostgres({
-        dataDir: path.join(config.dataDir, "postgres"),
-        port: config.postgresPort,
-        onLog: (line) => logger.debug("postgres", { line }),
-        onNotice: (message) => logger.warn(message),
-      });
-      cleanup.push(() => postgres?.stop() ?? Promise.resolve());
-      await postgres.ensureDatabase("users");
-      await postgres.ensureDatabase("wallet");
-    }
-    // Every part, the service processes included, gets every setting resolved.
-    const serviceEnv: Env = {
-      DB_DRIVER: "pg",
-      ...(postgres
-        ? { USERS_DATABASE_URL: postgres.url("users"), WALLET_DATABASE_URL: postgres.url("wallet") }
-        : {}),
-      ...env,
-    };
-    if (serviceEnv.DB_DRIVER === "data-api" && !serviceEnv.RDS_DATA_ENDPOINT) {
-      // The same Data API code path as on AWS, through the project's emulator.
-      const emulator = await createDataApiEmulator({
-        postgresUrl: postgres?.url("postgres") ?? String(env.USERS_DATABASE_URL),
-        port: config.dataApiPort,
-        host: "127.0.0.1",
-      });
-      cleanup.push(() => emulator.close());
-      Object.assign(serviceEnv, { RDS_DATA_ENDPOINT: emulator.endpoint, ...localDataApiCoordinates });
-    }
-    const usersDatabase = createDatabase(databaseConfigFromEnv("USERS", serviceEnv));
-    cleanup.push(() => usersDatabase.close());
-    await migrateDatabase(usersDatabase.db, usersMigrationsFolder, usersDatabase.timeouts);
-    // Its own database: the wallet never reads the users database, events are the only link.
-    const walletDatabase = createDatabase(databaseConfigFromEnv("WALLET", serviceEnv));
-    cleanup.push(() => walletDatabase.close());
-    await migrateDatabase(walletDatabase.db, walletMigrationsFolder, walletDatabase.timeouts);
+    const databases = await startDatabases(config, env, logger, cleanup, { dataApi });
+    const { serviceEnv, postgres } = databases;
+    const usersDatabase = databases.users;
+    const walletDatabase = databases.wallet;
 
     const messaging = await startLocalMessaging({
       env: serviceEnv,
@@ -161,7 +279,7 @@ export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions =
       usersUrl: users.value.url,
       walletUrl: wallet.value.url,
       sqs: { endpoint: messaging.sqsEndpoint, queueUrl: messaging.queueUrl, dlqUrl: messaging.dlqUrl },
-      ...(postgres ? { postgres: { port: postgres.port, url: postgres.url } } : {}),
+      ...(postgres ? { postgres } : {}),
       processes: () => ({ users: users.value.pids(), wallet: wallet.value.pids() }),
       stop,
     };
