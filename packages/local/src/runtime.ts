@@ -50,6 +50,13 @@ export interface EmbeddedServerInfo {
   url(database: string): string;
 }
 
+/** `npm run start:databases`: the databases `sst dev`'s functions use, and nothing else. */
+export interface LocalDatabases {
+  /** The embedded PostgreSQL server; absent when USERS_DATABASE_URL and WALLET_DATABASE_URL were given. */
+  postgres?: EmbeddedServerInfo;
+  stop(): Promise<void>;
+}
+
 export interface LocalRuntimeOptions {
   logger?: Logger;
   /** Where this process's log lines go when no logger is given (default: standard output). */
@@ -200,6 +207,33 @@ async function startDatabases(
     users,
     wallet,
   };
+}
+
+/**
+ * Only what `sst dev` needs on this machine: the embedded PostgreSQL with both databases, migrated.
+ * Under `sst dev` the queue, the relay's schedule and the consumer are real AWS resources of the
+ * personal stage, invoking the functions on this machine; a local relay or consumer next to them
+ * would take the same outbox rows and send them to a local queue nobody deployed reads.
+ */
+export async function startLocalDatabases(
+  env: Env,
+  options: LocalRuntimeOptions = {},
+): Promise<LocalDatabases> {
+  const config = loadLocalConfig(env);
+  const logger = loggerFor(env, options);
+  await preflight(config, logger, { ports: postgresPort(config) });
+  const cleanup = createCleanup(logger);
+  try {
+    // node-postgres: `sst dev` connects to these databases directly, never through the Data API.
+    const { postgres } = await startDatabases(config, { ...env, DB_DRIVER: "pg" }, logger, cleanup, {
+      dataApi: false,
+    });
+    // Nothing else reads the databases in this mode: the functions open their own connections.
+    return { ...(postgres ? { postgres } : {}), stop: () => cleanup.run() };
+  } catch (error) {
+    await cleanup.run();
+    throw error;
+  }
 }
 
 /**
