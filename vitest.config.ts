@@ -1,5 +1,13 @@
 import { defineConfig } from "vitest/config";
 
+// A run in which no test ran fails (test/support/no-tests-ran-reporter.ts); .ci/run also sets
+// VITEST_JSON_REPORT to fail the build on skipped tests as well as failed ones.
+const reporters: (string | [string, Record<string, unknown>])[] = [
+  "default",
+  "./test/support/no-tests-ran-reporter.ts",
+];
+if (process.env.VITEST_JSON_REPORT) reporters.push(["json", { outputFile: process.env.VITEST_JSON_REPORT }]);
+
 export default defineConfig({
   test: {
     globalSetup: ["test/global-setup.ts"],
@@ -7,10 +15,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // The SDK warns once per process that future versions need Node 22; true, but noise in tests.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-    // .ci/run sets VITEST_JSON_REPORT to fail the build on skipped tests as well as failed ones.
-    reporters: process.env.VITEST_JSON_REPORT
-      ? ["default", ["json", { outputFile: process.env.VITEST_JSON_REPORT }]]
-      : ["default"],
+    reporters,
     projects: [
       {
         extends: true,

@@ -9,6 +9,8 @@ export default defineConfig({
   test: {
     include: ["test/e2e/black-box.test.ts"],
     fileParallelism: false,
+    // A run in which no test ran fails, as in `npm test`.
+    reporters: ["default", "./test/support/no-tests-ran-reporter.ts"],
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
   },
 });
