@@ -1,9 +1,9 @@
+import { NO_CONTROL_CHARACTERS_PATTERN } from "@platform/core";
 import { createDatabase } from "@platform/db";
 import { createUsersRuntime } from "@platform/users";
 import { createWalletRuntime } from "@platform/wallet";
 import { validate } from "@readme/openapi-parser";
 import { afterAll, describe, expect, it } from "vitest";
-import { NO_CONTROL_CHARACTERS_PATTERN } from "../packages/wallet/src/routes";
 
 // The documents need no database: a handle that is never used (its pool connects lazily).
 const unused = createDatabase({ driver: "pg", url: "postgres://nobody:none@127.0.0.1:9/none" });

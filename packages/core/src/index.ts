@@ -29,7 +29,7 @@ export {
   type ValidationResult,
 } from "./http/openapi";
 export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemResponse } from "./http/problem";
-export { withoutControlCharacters } from "./http/text";
+export { NO_CONTROL_CHARACTERS_PATTERN, plainText } from "./http/text";
 export * from "./ids";
 export * from "./jwt";
 export * from "./lambda-context";

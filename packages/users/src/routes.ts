@@ -5,17 +5,17 @@ import {
   type HttpEnv,
   named,
   type OpenApiApp,
+  plainText,
   problemContent,
   requireAuth,
   type TokenService,
-  withoutControlCharacters,
 } from "@platform/core";
 import * as z from "zod/mini";
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, passwordBytes } from "./passwords";
 import { REFRESH_TOKEN_PATTERN } from "./refresh-tokens";
 import type { UsersService } from "./service";
 
-const Name = withoutControlCharacters(
+const Name = plainText(
   z
     .string()
     .check(z.trim(), z.minLength(1, "must not be empty"), z.maxLength(100, "must be at most 100 characters")),

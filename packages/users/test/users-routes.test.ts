@@ -136,6 +136,9 @@ describe.each(DRIVERS)("users API (%s)", (driver) => {
       ["a NUL in the first name", { firstName: "Ada\u0000" }, "firstName"],
       ["a carriage return in the last name", { lastName: "Love\rlace" }, "lastName"],
       ["a DEL in the first name", { firstName: "\u007f" }, "firstName"],
+      ["a C1 control in the last name", { lastName: "Love\u0085lace" }, "lastName"],
+      ["a lone surrogate in the first name", { firstName: "Ada \ud800" }, "firstName"],
+      ["a reversed surrogate pair in the last name", { lastName: "\udc00\ud800" }, "lastName"],
       ["an unknown field", { isAdmin: true }, "isAdmin"],
     ])("rejects %s with 400 naming the field", async (_label, change, field) => {
       const response = await call("POST", "/v1/auth/register", { body: newUser(change) });

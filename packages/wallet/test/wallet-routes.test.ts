@@ -220,6 +220,13 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
       ["a long description", { amountMinor: 1, description: "x".repeat(256) }, "description"],
       ["a null description", { amountMinor: 1, description: null }, "description"],
       ["a description with a line break", { amountMinor: 1, description: "a\nb" }, "description"],
+      ["a description with a NUL", { amountMinor: 1, description: "top\u0000up" }, "description"],
+      ["a description with a C1 control", { amountMinor: 1, description: "top\u009bup" }, "description"],
+      [
+        "a description with a lone surrogate",
+        { amountMinor: 1, description: "top \ud83d up" },
+        "description",
+      ],
       ["an unknown field", { amountMinor: 1, currency: "EUR" }, "currency"],
     ])("rejects %s with 400 VALIDATION_FAILED naming the field", async (_label, body, field) => {
       const { auth } = await newUser(database.db);
