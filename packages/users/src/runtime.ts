@@ -39,9 +39,10 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
     overrides.database ?? createDatabase(databaseConfigFromEnv("USERS", env, overrides.defaultDatabaseUrl));
   const tokens = createTokenService(config.jwt);
   const publisher = overrides.publisher ?? publisherFromEnv(env, database, logger);
+  const passwords = createPasswordHasher(config.bcryptCost, config.passwordWorkers);
   const service = createUsersService({
     repository: createUsersRepository(database.db),
-    passwords: createPasswordHasher(config.bcryptCost),
+    passwords,
     tokens,
     throttle: config.loginThrottle,
     logger,
@@ -68,7 +69,10 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
     config,
     database,
     logger,
-    close: () => (overrides.database ? Promise.resolve() : database.close()),
+    async close() {
+      await passwords.close();
+      if (!overrides.database) await database.close();
+    },
   };
 }
 

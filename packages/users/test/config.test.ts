@@ -25,6 +25,7 @@ describe("users configuration", () => {
     ["LOGIN_MAX_FAILURES", "0"],
     ["LOGIN_LOCKOUT_SECONDS", "-5"],
     ["LOGIN_FAILURE_WINDOW_SECONDS", "1.5"],
+    ["BCRYPT_WORKERS", "17"],
     ["OUTBOX_LEASE_SECONDS", "99999"],
     ["REFRESH_TOKEN_TTL_SECONDS", "59"],
     ["REFRESH_TOKEN_TTL_SECONDS", "31536001"],
