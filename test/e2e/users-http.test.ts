@@ -123,3 +123,58 @@ describe("npm start with a bad configuration", () => {
     expect(existsSync(dataDir)).toBe(false);
   });
 });
+
+describe("per-client limits over real sockets (the runtime's processes see each connection's address)", () => {
+  let local: LocalRuntimeFixture;
+
+  beforeAll(async () => {
+    local = await startLocalRuntimeFixture({ LOGIN_RATE_LIMIT: "2", LOGIN_RATE_WINDOW_SECONDS: "600" });
+  });
+
+  afterAll(async () => {
+    await local?.dispose();
+  });
+
+  /** A JSON POST from a given local address (any 127.x.y.z reaches a server on 127.0.0.1). */
+  const postFrom = (localAddress: string, path: string, body: unknown) =>
+    new Promise<{ status: number; rateLimit: string | undefined }>((resolve, reject) => {
+      const url = new URL(path, local.runtime.usersUrl);
+      const request = httpRequest(
+        url,
+        {
+          method: "POST",
+          localAddress,
+          // A forged client address: read only through trusted proxies (none by default).
+          headers: {
+            "content-type": "application/json",
+            "x-forwarded-for": `192.0.2.${Math.floor(Math.random() * 200)}`,
+          },
+        },
+        (response) => {
+          response.resume();
+          response.on("end", () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              rateLimit: response.headers.ratelimit as string | undefined,
+            }),
+          );
+        },
+      );
+      request.on("error", reject);
+      request.end(JSON.stringify(body));
+    });
+
+  it("counts each client address on its own, whatever it sends in X-Forwarded-For", async () => {
+    const credentials = { email: "sockets@example.com", password: "a password for sockets" };
+    expect(
+      (await postFrom("127.0.0.1", "/v1/auth/register", { firstName: "S", lastName: "O", ...credentials }))
+        .status,
+    ).toBe(201);
+    const first = await postFrom("127.0.0.1", "/v1/auth/login", credentials);
+    expect(first).toEqual({ status: 200, rateLimit: expect.stringMatching(/^"login";r=1;t=\d+$/) });
+    expect((await postFrom("127.0.0.1", "/v1/auth/login", credentials)).status).toBe(200);
+    expect((await postFrom("127.0.0.1", "/v1/auth/login", credentials)).status).toBe(429);
+    const elsewhere = await postFrom("127.0.0.2", "/v1/auth/login", credentials);
+    expect(elsewhere).toEqual({ status: 200, rateLimit: expect.stringMatching(/^"login";r=1;t=\d+$/) });
+  });
+});

@@ -11,6 +11,8 @@ export interface ApiRequest {
   /** Send `body` as-is (already a string), e.g. malformed JSON. */
   rawBody?: string;
   base64?: boolean;
+  /** The client's address as API Gateway saw it. */
+  sourceIp?: string;
 }
 
 /** An API Gateway HTTP API (payload format 2.0) event, shaped as API Gateway sends it. */
@@ -42,7 +44,7 @@ export function apiGatewayV2Event(request: ApiRequest): APIGatewayProxyEventV2 {
         method: request.method.toUpperCase(),
         path: request.path,
         protocol: "HTTP/1.1",
-        sourceIp: "203.0.113.10",
+        sourceIp: request.sourceIp ?? "203.0.113.10",
         userAgent: "vitest",
       },
       requestId: randomUUID(),

@@ -13,6 +13,7 @@ export {
   type ServiceAppOptions,
 } from "./http/app";
 export { type AuthEnv, type AuthVariables, authenticatedUserId, requireAuth } from "./http/auth";
+export { clientAddress, normaliseClientAddress, UNKNOWN_CLIENT } from "./http/client";
 export { type HealthCheck, mountHealth } from "./http/health";
 export { type ApiGatewayV2Handler, apiGatewayV2Handler } from "./http/lambda";
 export {
@@ -34,3 +35,4 @@ export * from "./ids";
 export * from "./jwt";
 export * from "./lambda-context";
 export * from "./logger";
+export * from "./rate-limit";

@@ -1,5 +1,18 @@
+import type { RateLimitState } from "@platform/core";
 import { type Database, isoTimestamp, queryRows } from "@platform/db";
 import { type SQL, sql } from "drizzle-orm";
+import {
+  type Admission,
+  type RateLimitPolicy,
+  type RateLimitRow,
+  rateLimitColumns,
+  rateLimitState,
+  reserveAttemptCtes,
+  reserveRateCtes,
+  settleAttemptCte,
+  type ThrottlePolicy,
+  throttleColumns,
+} from "./attempts";
 
 export interface UserRecord {
   id: string;
@@ -47,12 +60,22 @@ export type RotationResult =
   /** Unknown, expired, or of a family that is revoked or ended by a password change or closure. */
   | { outcome: "invalid" };
 
-export interface LoginState {
+/** Who is trying a password on which account: the unit the login throttle counts. */
+export interface Attempt {
+  /** Normalised: trimmed and lower-cased. */
+  email: string;
+  /** The client's address key (see clientAddress). */
+  client: string;
+}
+
+/** A login attempt reserved (or refused) together with the credentials it will be checked against. */
+export interface LoginAttempt {
+  admission: Admission;
+  rateLimit: RateLimitState;
   userId: string | null;
   passwordHash: string | null;
   /** The `session_epoch` the password hash belongs to; a session is only started on it. */
   sessionEpoch: number;
-  lockedForSeconds: number;
 }
 
 /** What a signed-in user must prove before changing the password or closing the account. */
@@ -60,13 +83,35 @@ export interface AccountCredentials {
   email: string;
   passwordHash: string;
   sessionEpoch: number;
-  lockedForSeconds: number;
+  admission: Admission;
 }
 
-export interface ThrottlePolicy {
-  maxFailures: number;
-  windowSeconds: number;
-  lockoutSeconds: number;
+/** A registration as the database answered it: refused by the rate limit, or the user (null: email taken). */
+export interface RegistrationResult {
+  admission: Admission;
+  rateLimit: RateLimitState;
+  user: UserRecord | null;
+}
+
+type ThrottleRow = { admitted: boolean; throttle_retry_after: number | string };
+
+type CredentialRow = ThrottleRow & {
+  user_id?: string | null;
+  email?: string | null;
+  password_hash: string | null;
+  session_epoch: number | string | null;
+};
+
+const throttleAdmission = (row: ThrottleRow | undefined): Admission =>
+  row?.admitted
+    ? { admitted: true }
+    : { admitted: false, refusedBy: "throttle", retryAfterSeconds: Number(row?.throttle_retry_after ?? 1) };
+
+/** The rate limit's verdict, which comes first: a refused request is not even counted by the throttle. */
+function rateAdmission(row: RateLimitRow | undefined, rateLimit: RateLimitState): Admission {
+  return row?.rate_admitted
+    ? { admitted: true }
+    : { admitted: false, refusedBy: "rate-limit", retryAfterSeconds: Math.max(1, rateLimit.resetSeconds) };
 }
 
 type UserRow = { id: string; email: string; first_name: string; last_name: string; created_at: string };
@@ -84,9 +129,6 @@ const userColumns = (alias: string) => {
   return sql`${column("id")}::text as id, ${column("email")}, ${column("first_name")}, ${column("last_name")},
              ${isoTimestamp(column("created_at"))} as created_at`;
 };
-
-/** Seconds left on the throttle row `t`'s lockout (0 when none). */
-const lockedForSeconds = sql`greatest(0, ceil(extract(epoch from (t.locked_until - now()))))::int`;
 
 const expiresIn = (seconds: number) => sql`now() + make_interval(secs => ${seconds}::int)`;
 
@@ -128,62 +170,87 @@ function outboxEventCte(event: NewOutboxEvent, source: string): SQL {
 export function createUsersRepository(db: Database) {
   return {
     /**
-     * Inserts the user, its `user.registered` outbox event and its first refresh token family in
-     * ONE statement: all rows commit together or none does, without a multi-round-trip
-     * transaction. Returns null when the email is taken.
+     * Counts the registration against the client's rate limit and, if admitted, inserts the user,
+     * its `user.registered` outbox event and its first refresh token family in ONE statement: all
+     * rows commit together or none does, without a multi-round-trip transaction. The user is null
+     * when the email is taken.
      */
     async registerWithEvent(
       user: NewUser,
       event: NewOutboxEvent,
       session: NewSession,
-    ): Promise<UserRecord | null> {
-      const rows = await queryRows<UserRow>(
+      rate: { policy: RateLimitPolicy; client: string },
+    ): Promise<RegistrationResult> {
+      const [row] = await queryRows<Partial<UserRow> & RateLimitRow>(
         db,
         sql`
-          with inserted_user as (
+          with ${reserveRateCtes(rate.policy, rate.client)},
+          inserted_user as (
             insert into users (id, email, first_name, last_name, password_hash)
-            values (${user.id}::uuid, ${user.email}, ${user.firstName}, ${user.lastName}, ${user.passwordHash})
+            select ${user.id}::uuid, ${user.email}::text, ${user.firstName}::text, ${user.lastName}::text,
+                   ${user.passwordHash}::text
+            where exists (select 1 from rate_reserved)
             on conflict (email) do nothing
             returning id, email, first_name, last_name, created_at, session_epoch
           ), ${outboxEventCte(event, "inserted_user")}, ${newSessionCtes(session, "inserted_user")}
-          select ${userColumns("u")}
-          from inserted_user u
-          where exists (select 1 from new_event) and exists (select 1 from new_token)`,
+          select ${userColumns("u")}, ${rateLimitColumns}
+          from (select 1) as one
+          left join inserted_user u on exists (select 1 from new_event) and exists (select 1 from new_token)`,
       );
-      return rows[0] ? toUser(rows[0]) : null;
+      const rateLimit = rateLimitState(rate.policy, row);
+      return {
+        admission: rateAdmission(row, rateLimit),
+        rateLimit,
+        user: row?.id ? toUser(row as UserRow) : null,
+      };
     },
 
-    /** Credentials and throttle state in one round trip; always returns a row. */
-    async loginState(email: string): Promise<LoginState> {
-      const [row] = await queryRows<{
-        user_id: string | null;
-        password_hash: string | null;
-        session_epoch: number | null;
-        locked_for: number | string | null;
-      }>(
+    /**
+     * Counts a login against the client's rate limit, reserves the attempt in the login throttle
+     * (decision 45) and reads the credentials, in one round trip, before any bcrypt comparison.
+     * Always returns a row.
+     */
+    async reserveLogin(
+      attempt: Attempt,
+      throttle: ThrottlePolicy,
+      rate: RateLimitPolicy,
+    ): Promise<LoginAttempt> {
+      const [row] = await queryRows<CredentialRow & RateLimitRow>(
         db,
         sql`
-          select u.id::text as user_id, u.password_hash, u.session_epoch, ${lockedForSeconds} as locked_for
-          from (select ${email}::text as email) k
-          left join users u on u.email = k.email
-          left join login_throttle t on t.email = k.email`,
+          with ${reserveRateCtes(rate, attempt.client)},
+          ${reserveAttemptCtes(
+            sql`select ${attempt.email}::text as email`,
+            attempt.client,
+            throttle,
+            sql`exists (select 1 from rate_reserved)`,
+          )}
+          select ${rateLimitColumns}, ${throttleColumns(throttle)},
+                 u.id::text as user_id, u.password_hash, u.session_epoch
+          from attempt_key k
+          left join users u on u.email = k.email`,
       );
+      const rateLimit = rateLimitState(rate, row);
+      const rated = rateAdmission(row, rateLimit);
       return {
+        admission: rated.admitted ? throttleAdmission(row) : rated,
+        rateLimit,
         userId: row?.user_id ?? null,
         passwordHash: row?.password_hash ?? null,
         sessionEpoch: Number(row?.session_epoch ?? 0),
-        lockedForSeconds: Number(row?.locked_for ?? 0),
       };
     },
 
     /**
      * The success path of a login: starts a refresh token family, provided the account is still
-     * open and its password unchanged since `loginState` (same epoch), and clears the email's
-     * failed attempts. Returns false when the account changed in between.
+     * open and its password unchanged since `reserveLogin` (same epoch), and settles the attempt
+     * as a success. Returns false when the account changed in between.
      */
     async startSession(
-      account: { userId: string; sessionEpoch: number; email: string },
+      account: { userId: string; sessionEpoch: number },
       session: NewSession,
+      attempt: Attempt,
+      throttle: ThrottlePolicy,
     ): Promise<boolean> {
       const [row] = await queryRows<{ started: boolean }>(
         db,
@@ -193,39 +260,24 @@ export function createUsersRepository(db: Database) {
             where id = ${account.userId}::uuid and closed_at is null
               and session_epoch = ${account.sessionEpoch}::int
           ), ${newSessionCtes(session, "account")},
-          cleared as (
-            delete from login_throttle
-            where email = ${account.email}::text and exists (select 1 from new_token)
-          )
+          ${settleAttemptCte("settled", "success", attempt, throttle, sql`exists (select 1 from new_token)`)}
           select exists (select 1 from new_token) as started`,
       );
       return Boolean(row?.started);
     },
 
-    /**
-     * Counts a failure inside the current window and locks the account once the policy's limit
-     * is reached. A window that has expired, or a lock that has run out, starts counting afresh.
-     */
+    /** Settles a reserved attempt as a wrong password (one statement, both of its rows). */
     async recordLoginFailure(
-      email: string,
-      policy: ThrottlePolicy,
-    ): Promise<{ failures: number; locked: boolean }> {
-      const stale = sql`(t.window_started_at < now() - make_interval(secs => ${policy.windowSeconds}::int)
-                         or (t.locked_until is not null and t.locked_until <= now()))`;
-      const next = sql`(case when ${stale} then 1 else t.failures + 1 end)`;
-      const lockUntil = sql`now() + make_interval(secs => ${policy.lockoutSeconds}::int)`;
-      const [row] = await queryRows<{ failures: number; locked: boolean }>(
+      attempt: Attempt,
+      throttle: ThrottlePolicy,
+    ): Promise<{ failures: number; blocked: boolean }> {
+      const rows = await queryRows<{ client: string; failures: number; blocked: boolean }>(
         db,
-        sql`
-          insert into login_throttle as t (email, failures, window_started_at, locked_until)
-          values (${email}::text, 1, now(), case when 1 >= ${policy.maxFailures}::int then ${lockUntil} end)
-          on conflict (email) do update set
-            failures = ${next},
-            window_started_at = case when ${stale} then now() else t.window_started_at end,
-            locked_until = case when ${next} >= ${policy.maxFailures}::int then ${lockUntil} end
-          returning t.failures, (t.locked_until is not null) as locked`,
+        sql`with ${settleAttemptCte("settled", "failure", attempt, throttle)}
+            select client, failures, blocked from settled`,
       );
-      return { failures: Number(row?.failures ?? 0), locked: Boolean(row?.locked) };
+      const pair = rows.find((row) => row.client === attempt.client);
+      return { failures: Number(pair?.failures ?? 0), blocked: rows.some((row) => Boolean(row.blocked)) };
     },
 
     /**
@@ -315,48 +367,55 @@ export function createUsersRepository(db: Database) {
       return rows[0] ? toUser(rows[0]) : null;
     },
 
-    /** Password hash and throttle state of an open account, in one round trip. */
-    async accountCredentials(id: string): Promise<AccountCredentials | null> {
-      const [row] = await queryRows<{
-        email: string;
-        password_hash: string;
-        session_epoch: number;
-        locked_for: number | string | null;
-      }>(
+    /**
+     * Reserves a password attempt on an open account from `client` in the login throttle and reads
+     * the password hash, in one round trip (the password change and closure routes). Null for an
+     * unknown or closed account.
+     */
+    async reserveAccountAttempt(
+      id: string,
+      client: string,
+      throttle: ThrottlePolicy,
+    ): Promise<AccountCredentials | null> {
+      const [row] = await queryRows<CredentialRow>(
         db,
         sql`
-          select u.email, u.password_hash, u.session_epoch, ${lockedForSeconds} as locked_for
-          from users u left join login_throttle t on t.email = u.email
-          where u.id = ${id}::uuid and u.closed_at is null`,
+          with ${reserveAttemptCtes(
+            sql`select email from users where id = ${id}::uuid and closed_at is null`,
+            client,
+            throttle,
+            sql`true`,
+          )}
+          select ${throttleColumns(throttle)}, u.email, u.password_hash, u.session_epoch
+          from attempt_key k join users u on u.email = k.email`,
       );
-      if (!row) return null;
+      if (!row?.email || !row.password_hash) return null;
       return {
         email: row.email,
         passwordHash: row.password_hash,
         sessionEpoch: Number(row.session_epoch),
-        lockedForSeconds: Number(row.locked_for ?? 0),
+        admission: throttleAdmission(row),
       };
     },
 
     /**
      * Sets a new password hash and ends every session of the user (epoch bump), provided the
-     * password is still the one just verified (same epoch); clears the email's failed attempts.
+     * password is still the one just verified (same epoch); settles the attempt as a success.
      */
     async changePassword(
-      account: { userId: string; sessionEpoch: number; email: string },
+      account: { userId: string; sessionEpoch: number },
       passwordHash: string,
+      attempt: Attempt,
+      throttle: ThrottlePolicy,
     ): Promise<boolean> {
       const [row] = await queryRows<{ changed: boolean }>(
         db,
         sql`
           with changed as (
-            update users set password_hash = ${passwordHash}, session_epoch = session_epoch + 1, updated_at = now()
+            update users set password_hash = ${passwordHash}::text, session_epoch = session_epoch + 1, updated_at = now()
             where id = ${account.userId}::uuid and closed_at is null and session_epoch = ${account.sessionEpoch}::int
             returning id
-          ), cleared as (
-            delete from login_throttle
-            where email = ${account.email}::text and exists (select 1 from changed)
-          )
+          ), ${settleAttemptCte("settled", "success", attempt, throttle, sql`exists (select 1 from changed)`)}
           select exists (select 1 from changed) as changed`,
       );
       return Boolean(row?.changed);
@@ -364,8 +423,8 @@ export function createUsersRepository(db: Database) {
 
     /**
      * Closes the account in ONE statement: anonymises the row (the email becomes free to register
-     * again), ends every session (epoch bump), writes the `user.closed` outbox event and clears
-     * the email's failed attempts; all of it or nothing. Provided the password is still the one
+     * again), ends every session (epoch bump), writes the `user.closed` outbox event and forgets
+     * the email's login attempts; all of it or nothing. Provided the password is still the one
      * just verified (same epoch); returns false otherwise.
      */
     async closeWithEvent(
@@ -383,7 +442,7 @@ export function createUsersRepository(db: Database) {
             returning id
           ), ${outboxEventCte(event, "closed_user")},
           cleared as (
-            delete from login_throttle
+            delete from login_attempts
             where email = ${account.email}::text and exists (select 1 from closed_user)
           )
           select exists (select 1 from new_event) as closed`,

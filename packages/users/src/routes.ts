@@ -1,15 +1,19 @@
 import {
   type AuthVariables,
   authenticatedUserId,
+  clientAddress,
   createRoute,
   type HttpEnv,
   named,
   type OpenApiApp,
   plainText,
   problemContent,
+  RETRY_AFTER_HEADER,
+  rateLimitHeaders,
   requireAuth,
   type TokenService,
 } from "@platform/core";
+import type { Context } from "hono";
 import * as z from "zod/mini";
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, passwordBytes } from "./passwords";
 import { REFRESH_TOKEN_PATTERN } from "./refresh-tokens";
@@ -78,14 +82,39 @@ const Tokens = {
 const SessionTokens = named("SessionTokens", z.object(Tokens));
 
 const THROTTLED = {
-  ...problemContent("Too many failed password attempts for this account (LOGIN_THROTTLED)"),
-  headers: {
-    "Retry-After": {
-      description: "Seconds until the account may try again",
-      schema: { type: "integer" as const, minimum: 1 },
-    },
+  ...problemContent(
+    "Too many wrong passwords for this account from this client, or from all clients together (LOGIN_THROTTLED)",
+  ),
+  headers: RETRY_AFTER_HEADER,
+};
+
+/**
+ * The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers-11) on every answer of a
+ * rate-limited route once the request was counted (not on a 400: invalid input is not counted).
+ */
+const RATE_LIMIT_HEADERS = {
+  "RateLimit-Policy": {
+    description:
+      'The quota of this route per client: `"login";q=30;w=60` is 30 requests per 60-second window',
+    schema: { type: "string" as const, examples: ['"login";q=30;w=60'] },
+  },
+  RateLimit: {
+    description:
+      'What is left of it: `"login";r=29;t=42` is 29 more requests in the 42 seconds until the window ends',
+    schema: { type: "string" as const, examples: ['"login";r=29;t=42'] },
   },
 };
+
+/** A response of a rate-limited route: its own description and content, plus the RateLimit fields. */
+const limited = <T extends { description: string; headers?: object }>(response: T) => ({
+  ...response,
+  headers: { ...RATE_LIMIT_HEADERS, ...response.headers },
+});
+
+const RATE_LIMITED = limited({
+  ...problemContent("Too many requests from this client in the current window (RATE_LIMITED)"),
+  headers: RETRY_AFTER_HEADER,
+});
 
 const UNAUTHORIZED = problemContent("Missing, invalid or expired access token, or the account is closed");
 
@@ -105,12 +134,13 @@ const registerRoute = createRoute({
     },
   },
   responses: {
-    201: {
+    201: limited({
       description: "Registered",
       content: { "application/json": { schema: named("Registered", z.object({ user: User, ...Tokens })) } },
-    },
+    }),
     400: problemContent("Invalid input"),
-    409: problemContent("Email already registered"),
+    409: limited(problemContent("Email already registered")),
+    429: RATE_LIMITED,
   },
 });
 
@@ -128,10 +158,15 @@ const loginRoute = createRoute({
     },
   },
   responses: {
-    200: { description: "Logged in", content: { "application/json": { schema: SessionTokens } } },
+    200: limited({ description: "Logged in", content: { "application/json": { schema: SessionTokens } } }),
     400: problemContent("Invalid input"),
-    401: problemContent("Invalid email or password"),
-    429: THROTTLED,
+    401: limited(problemContent("Invalid email or password")),
+    429: limited({
+      ...problemContent(
+        "Too many requests from this client (RATE_LIMITED), or too many wrong passwords for this account from this client or from all clients (LOGIN_THROTTLED)",
+      ),
+      headers: RETRY_AFTER_HEADER,
+    }),
   },
 });
 
@@ -302,16 +337,23 @@ export function mountUsersRoutes(
   app: OpenApiApp<HttpEnv<Partial<AuthVariables>>>,
   service: UsersService,
   tokens: TokenService,
+  options: { trustedProxyHops: number },
 ) {
+  const client = (c: Context) => clientAddress(c, options.trustedProxyHops);
+
   app.openapi(registerRoute, async (c) => {
-    const body = c.req.valid("json");
-    const result = await service.register(body, c.get("correlationId"));
-    return c.json(result, 201);
+    const { result, rateLimit } = await service.register(
+      c.req.valid("json"),
+      c.get("correlationId"),
+      client(c),
+    );
+    return c.json(result, 201, rateLimitHeaders(rateLimit));
   });
 
   app.openapi(loginRoute, async (c) => {
     const { email, password } = c.req.valid("json");
-    return c.json(await service.login(email, password), 200);
+    const { result, rateLimit } = await service.login(email, password, client(c));
+    return c.json(result, 200, rateLimitHeaders(rateLimit));
   });
 
   app.openapi(refreshRoute, async (c) => {
@@ -337,12 +379,17 @@ export function mountUsersRoutes(
 
   app.openapi(changePasswordRoute, async (c) => {
     const { currentPassword, newPassword } = c.req.valid("json");
-    await service.changePassword(authenticatedUserId(c), currentPassword, newPassword);
+    await service.changePassword(authenticatedUserId(c), currentPassword, newPassword, client(c));
     return c.body(null, 204);
   });
 
   app.openapi(closeRoute, async (c) => {
-    await service.close(authenticatedUserId(c), c.req.valid("json").password, c.get("correlationId"));
+    await service.close(
+      authenticatedUserId(c),
+      c.req.valid("json").password,
+      c.get("correlationId"),
+      client(c),
+    );
     return c.body(null, 204);
   });
 }

@@ -45,6 +45,7 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
     passwords,
     tokens,
     throttle: config.loginThrottle,
+    rateLimits: config.rateLimits,
     logger,
     outboxLeaseSeconds: config.outboxLeaseSeconds,
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
@@ -61,7 +62,8 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
     tags: USERS_TAGS,
     http: config.http,
     health: { database: database.ping },
-    routes: (target) => mountUsersRoutes(target, service, tokens),
+    routes: (target) =>
+      mountUsersRoutes(target, service, tokens, { trustedProxyHops: config.trustedProxyHops }),
   });
 
   return {

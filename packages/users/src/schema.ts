@@ -1,5 +1,15 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  check,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 export const users = pgTable(
   "users",
@@ -35,8 +45,9 @@ export const users = pgTable(
 );
 
 /**
- * Failed-login counters per normalised email (existing or not, so throttling does not reveal
- * which addresses have accounts). In the database so every Lambda instance sees the same count.
+ * The failed-login counters of the previous release (one row per email). Nothing reads or writes
+ * it any more; it stays for one release because functions of the previous version still run
+ * while a deploy rolls out (migrations go first, decision 18), and goes in the next one.
  */
 export const loginThrottle = pgTable("login_throttle", {
   email: text("email").primaryKey(),
@@ -46,6 +57,57 @@ export const loginThrottle = pgTable("login_throttle", {
     .defaultNow(),
   lockedUntil: timestamp("locked_until", { withTimezone: true, precision: 6 }),
 });
+
+/** The `client` of the account-wide row of `login_attempts`; a client key is never this. */
+export const ACCOUNT_WIDE = "*";
+
+/**
+ * The login throttle (decision 45): wrong passwords per normalised email and client (the client's
+ * IP address, see clientAddress), with progressive delays, and per email from every client
+ * (`client` = ACCOUNT_WIDE), with a hard ceiling. The email need not belong to an account, so the
+ * throttle never tells which addresses have one. In the database so every Lambda instance counts
+ * the same attempts. `pending` counts attempts admitted and not yet decided (their bcrypt check
+ * in flight): they are reserved before the check, so concurrent guesses cannot exceed the limits.
+ */
+export const loginAttempts = pgTable(
+  "login_attempts",
+  {
+    email: text("email").notNull(),
+    client: text("client").notNull(),
+    /** Wrong passwords since the row was last forgotten (or a success, for a pair). */
+    failures: integer("failures").notNull().default(0),
+    pending: integer("pending").notNull().default(0),
+    /** When `pending` stops counting: an attempt whose request died never reports back. */
+    pendingUntil: timestamp("pending_until", { withTimezone: true, precision: 6 }),
+    /** No attempt is admitted before this: a pair's delay, the account's lock. */
+    blockedUntil: timestamp("blocked_until", { withTimezone: true, precision: 6 }),
+    /** After this the row is forgotten: it counts as empty, and may be deleted. */
+    expiresAt: timestamp("expires_at", { withTimezone: true, precision: 6 }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.email, t.client] }),
+    index("login_attempts_expires_idx").on(t.expiresAt),
+    check("login_attempts_counts_non_negative", sql`${t.failures} >= 0 and ${t.pending} >= 0`),
+  ],
+);
+
+/**
+ * Requests per client and policy ("login", "register") in the current fixed window, shared by
+ * every Lambda instance; a request is counted before it is served.
+ */
+export const rateLimits = pgTable(
+  "rate_limits",
+  {
+    policy: text("policy").notNull(),
+    client: text("client").notNull(),
+    used: integer("used").notNull(),
+    windowEndsAt: timestamp("window_ends_at", { withTimezone: true, precision: 6 }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.policy, t.client] }),
+    index("rate_limits_window_ends_idx").on(t.windowEndsAt),
+  ],
+);
 
 /**
  * One row per login (or registration): the refresh tokens it hands out by rotation form its

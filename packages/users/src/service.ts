@@ -1,14 +1,23 @@
 import { randomUUID } from "node:crypto";
-import { AppError, errors, type IssuedToken, type Logger, type TokenService } from "@platform/core";
+import {
+  AppError,
+  errors,
+  type IssuedToken,
+  type Logger,
+  type RateLimitState,
+  rateLimitHeaders,
+  type TokenService,
+} from "@platform/core";
 import {
   buildUserClosedEvent,
   buildUserRegisteredEvent,
   type UserClosedV1,
   type UserRegisteredV1,
 } from "@platform/messaging/events";
+import type { Admission, RateLimitPolicy, ThrottlePolicy } from "./attempts";
 import type { PasswordHasher } from "./passwords";
 import { hashRefreshToken, newRefreshToken } from "./refresh-tokens";
-import type { NewOutboxEvent, NewSession, ThrottlePolicy, UserRecord, UsersRepository } from "./repository";
+import type { Attempt, NewOutboxEvent, NewSession, UserRecord, UsersRepository } from "./repository";
 
 /** Hands a just-committed outbox row to the queue at once; must never throw. */
 export interface EventPublisher {
@@ -26,6 +35,7 @@ export interface UsersServiceDeps {
   passwords: PasswordHasher;
   tokens: TokenService;
   throttle: ThrottlePolicy;
+  rateLimits: { login: RateLimitPolicy; register: RateLimitPolicy };
   logger: Logger;
   publisher?: EventPublisher;
   outboxLeaseSeconds: number;
@@ -51,6 +61,12 @@ export interface SessionTokens extends IssuedToken {
   refreshExpiresIn: number;
 }
 
+/** What a rate-limited route answers, with the client's standing for the RateLimit header fields. */
+export interface RateLimited<T> {
+  result: T;
+  rateLimit: RateLimitState;
+}
+
 type UserEvent = UserRegisteredV1 | UserClosedV1;
 
 const invalidCredentials = (message: string) =>
@@ -58,6 +74,33 @@ const invalidCredentials = (message: string) =>
 
 const INVALID_LOGIN = "Invalid email or password.";
 const WRONG_PASSWORD = "The password is incorrect.";
+
+/** An error answered with the client's rate-limit standing, as every answer of a limited route is. */
+function withRateLimit(error: AppError, rateLimit: RateLimitState): AppError {
+  return new AppError({
+    status: error.status,
+    code: error.code,
+    message: error.message,
+    headers: { ...rateLimitHeaders(rateLimit), ...error.headers },
+    extra: error.extra,
+    ...(error.fields ? { fields: error.fields } : {}),
+  });
+}
+
+/** The 429 of an attempt the rate limit or the login throttle did not admit. */
+function refusal(admission: Exclude<Admission, { admitted: true }>): AppError {
+  return admission.refusedBy === "rate-limit"
+    ? errors.tooManyRequests(
+        "RATE_LIMITED",
+        "Too many requests from this client. Try again later.",
+        admission.retryAfterSeconds,
+      )
+    : errors.tooManyRequests(
+        "LOGIN_THROTTLED",
+        "Too many failed password attempts. Try again later.",
+        admission.retryAfterSeconds,
+      );
+}
 
 // One answer for every refresh token that does not work, reused ones included: the client's
 // only move is to log in again, and the reason is logged for operators.
@@ -109,46 +152,42 @@ export function createUsersService(deps: UsersServiceDeps) {
     });
   };
 
-  const refuseWhileThrottled = (lockedForSeconds: number) => {
-    if (lockedForSeconds > 0) {
-      throw errors.tooManyRequests(
-        "LOGIN_THROTTLED",
-        "Too many failed login attempts. Try again later.",
-        lockedForSeconds,
-      );
-    }
-  };
-
-  /** Counts a wrong password towards the email's login throttle, then refuses. */
-  const refuseWrongPassword = async (email: string, message: string): Promise<never> => {
-    const { failures, locked } = await repository.recordLoginFailure(email, deps.throttle);
-    logger.warn("password check failed", { failures, locked });
+  /** Settles a reserved attempt as a wrong password, then refuses. */
+  const refuseWrongPassword = async (attempt: Attempt, message: string): Promise<never> => {
+    const { failures, blocked } = await repository.recordLoginFailure(attempt, deps.throttle);
+    logger.warn("password check failed", { failures, blocked });
     throw invalidCredentials(message);
   };
 
   /**
-   * A signed-in user proves the password again before a sensitive change; wrong guesses count
-   * towards the same throttle as logins, so these routes are no way around it.
+   * A signed-in user proves the password again before a sensitive change; the attempt is reserved
+   * and counted in the same throttle as logins, so these routes are no way around it.
    */
-  const verifyAccountPassword = async (userId: string, password: string) => {
-    const account = await repository.accountCredentials(userId);
+  const verifyAccountPassword = async (userId: string, password: string, client: string) => {
+    const account = await repository.reserveAccountAttempt(userId, client, deps.throttle);
     if (!account) throw accountGone();
-    refuseWhileThrottled(account.lockedForSeconds);
+    if (!account.admission.admitted) throw refusal(account.admission);
+    const attempt = { email: account.email, client };
     if (!(await passwords.verify(password, account.passwordHash))) {
-      return refuseWrongPassword(account.email, WRONG_PASSWORD);
+      return refuseWrongPassword(attempt, WRONG_PASSWORD);
     }
-    return { userId, sessionEpoch: account.sessionEpoch, email: account.email };
+    return { userId, sessionEpoch: account.sessionEpoch, attempt };
   };
 
   return {
+    /**
+     * Registers a user, counted against the client's registration rate limit in the same
+     * statement. The password is hashed first: the statement stores the hash.
+     */
     async register(
       input: Registration,
       correlationId: string | null,
-    ): Promise<{ user: UserRecord } & SessionTokens> {
+      client: string,
+    ): Promise<RateLimited<{ user: UserRecord } & SessionTokens>> {
       const userId = randomUUID();
       const event = buildUserRegisteredEvent({ userId, correlationId });
       const { session, refreshToken } = newSession();
-      const user = await repository.registerWithEvent(
+      const { admission, rateLimit, user } = await repository.registerWithEvent(
         {
           id: userId,
           email: input.email,
@@ -158,26 +197,46 @@ export function createUsersService(deps: UsersServiceDeps) {
         },
         outboxRow(event),
         session,
+        { policy: deps.rateLimits.register, client },
       );
-      if (!user) throw errors.conflict("EMAIL_TAKEN", "An account with this email already exists.");
+      if (!admission.admitted) throw withRateLimit(refusal(admission), rateLimit);
+      if (!user) {
+        throw withRateLimit(
+          errors.conflict("EMAIL_TAKEN", "An account with this email already exists."),
+          rateLimit,
+        );
+      }
       logger.info("user registered", { userId: user.id, eventId: event.id });
       await publishCommitted(event);
-      return { user, ...(await issueTokens(user.id, refreshToken)) };
+      return { result: { user, ...(await issueTokens(user.id, refreshToken)) }, rateLimit };
     },
 
-    async login(email: string, password: string): Promise<SessionTokens> {
-      const state = await repository.loginState(email);
-      refuseWhileThrottled(state.lockedForSeconds);
-      const valid = await passwords.verify(password, state.passwordHash);
-      if (!valid || !state.userId) return refuseWrongPassword(email, INVALID_LOGIN);
-      const { session, refreshToken } = newSession();
-      // Refused when the password changed or the account closed since it was read.
-      const started = await repository.startSession(
-        { userId: state.userId, sessionEpoch: state.sessionEpoch, email },
-        session,
-      );
-      if (!started) throw invalidCredentials(INVALID_LOGIN);
-      return issueTokens(state.userId, refreshToken);
+    /**
+     * Checks a password for an email. The attempt is counted against the client's login rate
+     * limit and reserved in the login throttle before bcrypt runs (one statement), then settled
+     * as a failure or, with the new session, as a success.
+     */
+    async login(email: string, password: string, client: string): Promise<RateLimited<SessionTokens>> {
+      const attempt = { email, client };
+      const state = await repository.reserveLogin(attempt, deps.throttle, deps.rateLimits.login);
+      const { rateLimit } = state;
+      try {
+        if (!state.admission.admitted) throw refusal(state.admission);
+        const valid = await passwords.verify(password, state.passwordHash);
+        if (!valid || !state.userId) return await refuseWrongPassword(attempt, INVALID_LOGIN);
+        const { session, refreshToken } = newSession();
+        // Refused when the password changed or the account closed since it was read.
+        const started = await repository.startSession(
+          { userId: state.userId, sessionEpoch: state.sessionEpoch },
+          session,
+          attempt,
+          deps.throttle,
+        );
+        if (!started) throw invalidCredentials(INVALID_LOGIN);
+        return { result: await issueTokens(state.userId, refreshToken), rateLimit };
+      } catch (error) {
+        throw error instanceof AppError ? withRateLimit(error, rateLimit) : error;
+      }
     },
 
     async refresh(presented: string): Promise<SessionTokens> {
@@ -220,10 +279,20 @@ export function createUsersService(deps: UsersServiceDeps) {
     },
 
     /** Sets a new password and ends every session of the user, this one included. */
-    async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<void> {
-      const account = await verifyAccountPassword(userId, currentPassword);
+    async changePassword(
+      userId: string,
+      currentPassword: string,
+      newPassword: string,
+      client: string,
+    ): Promise<void> {
+      const account = await verifyAccountPassword(userId, currentPassword, client);
       // Refused when another change or a closure committed since the password was verified.
-      const changed = await repository.changePassword(account, await passwords.hash(newPassword));
+      const changed = await repository.changePassword(
+        account,
+        await passwords.hash(newPassword),
+        account.attempt,
+        deps.throttle,
+      );
       if (!changed) throw invalidCredentials(WRONG_PASSWORD);
       logger.info("password changed; every session ended", { userId });
     },
@@ -232,10 +301,15 @@ export function createUsersService(deps: UsersServiceDeps) {
      * Closes the account: anonymised, every session ended and `user.closed` written in one
      * statement, then published at once like a registration.
      */
-    async close(userId: string, password: string, correlationId: string | null): Promise<void> {
-      const account = await verifyAccountPassword(userId, password);
+    async close(
+      userId: string,
+      password: string,
+      correlationId: string | null,
+      client: string,
+    ): Promise<void> {
+      const account = await verifyAccountPassword(userId, password, client);
       const event = buildUserClosedEvent({ userId, correlationId });
-      if (!(await repository.closeWithEvent(account, outboxRow(event))))
+      if (!(await repository.closeWithEvent({ ...account, email: account.attempt.email }, outboxRow(event))))
         throw invalidCredentials(WRONG_PASSWORD);
       logger.info("account closed", { userId, eventId: event.id });
       await publishCommitted(event);

@@ -7,7 +7,20 @@ describe("users configuration", () => {
   it("has working defaults for local use", () => {
     const config = loadUsersConfig({});
     expect(config.bcryptCost).toBe(10);
-    expect(config.loginThrottle).toEqual({ maxFailures: 5, windowSeconds: 900, lockoutSeconds: 900 });
+    expect(config.loginThrottle).toEqual({
+      freeFailures: 5,
+      delayBaseSeconds: 1,
+      delayMaxSeconds: 900,
+      accountMaxFailures: 100,
+      lockoutSeconds: 900,
+      windowSeconds: 900,
+    });
+    expect(config.rateLimits).toEqual({
+      login: { name: "login", quota: 30, windowSeconds: 60 },
+      register: { name: "register", quota: 30, windowSeconds: 600 },
+    });
+    expect(config.trustedProxyHops).toBe(0);
+    expect(config.passwordWorkers).toBeGreaterThanOrEqual(1);
     expect(config.jwt.ttlSeconds).toBe(900);
     expect(config.refreshTokenTtlSeconds).toBe(30 * 86_400);
   });
@@ -22,10 +35,15 @@ describe("users configuration", () => {
   it.each([
     ["BCRYPT_COST", "9"],
     ["BCRYPT_COST", "twelve"],
-    ["LOGIN_MAX_FAILURES", "0"],
+    ["LOGIN_FREE_FAILURES", "0"],
+    ["LOGIN_ACCOUNT_MAX_FAILURES", "1"],
+    ["LOGIN_DELAY_BASE_SECONDS", "0"],
+    ["LOGIN_RATE_LIMIT", "0"],
+    ["REGISTER_RATE_WINDOW_SECONDS", "1h"],
+    ["TRUSTED_PROXY_HOPS", "-1"],
+    ["BCRYPT_WORKERS", "17"],
     ["LOGIN_LOCKOUT_SECONDS", "-5"],
     ["LOGIN_FAILURE_WINDOW_SECONDS", "1.5"],
-    ["BCRYPT_WORKERS", "17"],
     ["OUTBOX_LEASE_SECONDS", "99999"],
     ["REFRESH_TOKEN_TTL_SECONDS", "59"],
     ["REFRESH_TOKEN_TTL_SECONDS", "31536001"],

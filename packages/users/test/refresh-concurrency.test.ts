@@ -9,9 +9,10 @@ import {
   createUsersRepository,
   createUsersRuntime,
   hashRefreshToken,
+  loadUsersConfig,
   usersMigrationsFolder,
 } from "../src/index";
-import { type SessionBody, type UsersClient, usersClient } from "./support";
+import { type SessionBody, UNLIMITED, type UsersClient, usersClient } from "./support";
 
 const silent = createLogger({ level: "silent" });
 
@@ -25,7 +26,7 @@ describe.each(DRIVERS)("refresh token races (%s)", (driver) => {
   beforeAll(async () => {
     testDb = await createTestDatabase("refresh_races", usersMigrationsFolder);
     database = testDb.open({ driver, poolMax: 20 });
-    const runtime = createUsersRuntime({}, { database, logger: silent });
+    const runtime = createUsersRuntime(UNLIMITED, { database, logger: silent });
     api = usersClient((path, init) => runtime.app.request(path, init));
   });
 
@@ -120,7 +121,9 @@ describe.each(DRIVERS)("refresh token races (%s)", (driver) => {
   it("a login that read the account before a password change starts no usable session", async () => {
     const { credentials, body } = await api.register();
     const repository = createUsersRepository(database.db);
-    const before = await repository.loginState(credentials.email);
+    const { loginThrottle: throttle, rateLimits } = loadUsersConfig({});
+    const attempt = { email: credentials.email, client: "192.0.2.1" };
+    const before = await repository.reserveLogin(attempt, throttle, rateLimits.login);
     const password = await api.send("POST", "/v1/users/me/password", {
       token: body.accessToken,
       body: { currentPassword: credentials.password, newPassword: "another passphrase" },
@@ -128,8 +131,10 @@ describe.each(DRIVERS)("refresh token races (%s)", (driver) => {
     expect(password.status).toBe(204);
     // The success statement of that login runs after the change: it starts nothing.
     const started = await repository.startSession(
-      { userId: before.userId as string, sessionEpoch: before.sessionEpoch, email: credentials.email },
+      { userId: before.userId as string, sessionEpoch: before.sessionEpoch },
       { familyId: crypto.randomUUID(), tokenHash: hashRefreshToken("x".repeat(43)), ttlSeconds: 60 },
+      attempt,
+      throttle,
     );
     expect(started).toBe(false);
     // Had it committed first, its family would carry the old epoch and be dead all the same.

@@ -1,4 +1,18 @@
+import type { Env } from "@platform/core";
 import { expect } from "vitest";
+
+/**
+ * Rate limits no test reaches by accident: apps called in process have no client address, so all
+ * of a file's requests count as one client. The limits themselves are tested on their own.
+ */
+export const UNLIMITED: Env = { LOGIN_RATE_LIMIT: "1000000", REGISTER_RATE_LIMIT: "1000000" };
+
+/** Three free wrong passwords per account and client, then a delay long enough to assert on. */
+export const STRICT_THROTTLE: Env = {
+  ...UNLIMITED,
+  LOGIN_FREE_FAILURES: "3",
+  LOGIN_DELAY_BASE_SECONDS: "60",
+};
 
 export interface UserBody {
   id: string;

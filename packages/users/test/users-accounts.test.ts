@@ -5,7 +5,14 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
 import { createUsersRuntime, usersMigrationsFolder } from "../src/index";
-import { expectProblem, type SessionBody, type UserBody, usersClient } from "./support";
+import {
+  expectProblem,
+  type SessionBody,
+  STRICT_THROTTLE,
+  UNLIMITED,
+  type UserBody,
+  usersClient,
+} from "./support";
 
 const silent = createLogger({ level: "silent" });
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
@@ -19,10 +26,7 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
   beforeAll(async () => {
     testDb = await createTestDatabase("accounts", usersMigrationsFolder);
     database = testDb.open({ driver, onStatement: (text) => statements.push(text) });
-    const runtime = createUsersRuntime(
-      { LOGIN_MAX_FAILURES: "3", LOGIN_LOCKOUT_SECONDS: "60" },
-      { database, logger: silent },
-    );
+    const runtime = createUsersRuntime(STRICT_THROTTLE, { database, logger: silent });
     api = usersClient((path, init) => runtime.app.request(path, init));
   });
 
@@ -285,7 +289,8 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
         await expectProblem(response, 401, "INVALID_CREDENTIALS");
         expect(response.headers.get("www-authenticate")).toBeNull();
       }
-      // LOGIN_MAX_FAILURES=3: the account is now throttled for logins and for this route.
+      // Three free failures (STRICT_THROTTLE), then a delay: this client is now throttled on this
+      // account for logins and for this route.
       const login = await api.send("POST", "/v1/auth/login", { body: credentials });
       await expectProblem(login, 429, "LOGIN_THROTTLED");
       const locked = await changePassword(body.accessToken, {
@@ -429,7 +434,7 @@ describe("closure atomicity", () => {
         sql`create trigger refuse_closed_events before insert on outbox
             for each row execute function refuse_closed_events()`,
       );
-      const runtime = createUsersRuntime({}, { database, logger: silent });
+      const runtime = createUsersRuntime(UNLIMITED, { database, logger: silent });
       const api = usersClient((path, init) => runtime.app.request(path, init));
       const { credentials, body } = await api.register();
 

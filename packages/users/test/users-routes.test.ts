@@ -4,6 +4,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
 import { createUsersRuntime, type UsersRuntime, usersMigrationsFolder } from "../src/index";
+import { STRICT_THROTTLE, UNLIMITED } from "./support";
 
 const silent = createLogger({ level: "silent" });
 
@@ -64,10 +65,7 @@ describe.each(DRIVERS)("users API (%s)", (driver) => {
   beforeAll(async () => {
     testDb = await createTestDatabase("users", usersMigrationsFolder);
     database = testDb.open({ driver, onStatement: (text) => statements.push(text) });
-    runtime = createUsersRuntime(
-      { LOGIN_MAX_FAILURES: "3", LOGIN_LOCKOUT_SECONDS: "60" },
-      { database, logger: silent },
-    );
+    runtime = createUsersRuntime(STRICT_THROTTLE, { database, logger: silent });
   });
 
   afterAll(async () => {
@@ -204,7 +202,7 @@ describe.each(DRIVERS)("users API (%s)", (driver) => {
         expect(attempt.status).toBe(401);
       }
       // A second runtime (another Lambda instance) over the same database sees the lock.
-      const other = createUsersRuntime({ LOGIN_MAX_FAILURES: "3" }, { database, logger: silent });
+      const other = createUsersRuntime(STRICT_THROTTLE, { database, logger: silent });
       const locked = await other.app.request("/v1/auth/login", {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -327,7 +325,7 @@ describe("register atomicity", () => {
       await database.db.execute(
         sql`create trigger refuse_outbox before insert on outbox for each row execute function refuse_outbox()`,
       );
-      const runtime = createUsersRuntime({}, { database, logger: silent });
+      const runtime = createUsersRuntime(UNLIMITED, { database, logger: silent });
       const response = await runtime.app.request("/v1/auth/register", {
         method: "POST",
         headers: { "content-type": "application/json" },
