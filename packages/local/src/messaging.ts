@@ -14,6 +14,7 @@ import { createWalletProvisionerHandler } from "@platform/wallet/provisioner";
 import { sql } from "drizzle-orm";
 import { buildApp } from "fauxqs";
 import * as z from "zod/mini";
+import { runPeriodically } from "./periodic";
 import { portInUseProblem } from "./preflight";
 
 export interface LocalMessaging {
@@ -123,14 +124,12 @@ export async function startLocalMessaging(options: LocalMessagingOptions): Promi
     let stopping = false;
 
     // Relay: one pass per interval, more at once while full batches keep coming.
-    let relayTimer: NodeJS.Timeout | undefined;
-    let relayRun: Promise<void> = Promise.resolve();
-    const relay = async () => {
+    const relay = runPeriodically(async (stopped) => {
       try {
         for (;;) {
           const result = await publisher.relayOnce();
           if (
-            stopping ||
+            stopped() ||
             result.claimed < config.outbox.batchSize ||
             (result.sent === 0 && result.failed > 0)
           )
@@ -139,14 +138,7 @@ export async function startLocalMessaging(options: LocalMessagingOptions): Promi
       } catch (error) {
         logger.error("outbox relay pass failed", { reason: describeError(error) });
       }
-    };
-    const scheduleRelay = () => {
-      if (stopping) return;
-      relayTimer = setTimeout(() => {
-        relayRun = relay().finally(scheduleRelay);
-      }, config.outbox.pollIntervalMs);
-    };
-    relayRun = relay().finally(scheduleRelay);
+    }, config.outbox.pollIntervalMs);
 
     // Event source: receive, invoke, delete what succeeded.
     const poll = async () => {
@@ -181,10 +173,9 @@ export async function startLocalMessaging(options: LocalMessagingOptions): Promi
       publisher,
       async stop() {
         stopping = true;
-        clearTimeout(relayTimer);
         // In-flight work finishes first: a received batch is processed and deleted, a relay pass
         // records what it sent; only then does the emulator go away.
-        await Promise.allSettled([relayRun, ...pollers]);
+        await Promise.allSettled([relay.stop(), ...pollers]);
         client.destroy();
         await emulator.close();
       },
