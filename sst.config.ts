@@ -25,7 +25,7 @@ export default $config({
     const { buildLambdaBundles } = await import("./infra/bundles");
     const { runOnDeploy } = await import("./infra/migrations");
     const { createApi } = await import("./infra/api");
-    const { createOutboxRelay, subscribeWalletProvisioner } = await import("./infra/workers");
+    const { createScheduledFunction, subscribeWalletProvisioner } = await import("./infra/workers");
     const { createAlarms } = await import("./infra/alarms");
 
     // First: it applies only to resources created after it.
@@ -58,7 +58,10 @@ export default $config({
       usersApi: new sst.aws.Function(functions.usersApi.name, args(functions.usersApi)),
       walletApi: new sst.aws.Function(functions.walletApi.name, args(functions.walletApi)),
     });
-    createOutboxRelay(functions.outboxRelay.name, args(functions.outboxRelay));
+    // The outbox relay and the idempotency-key prune: what the deployment table gives a schedule.
+    for (const spec of Object.values(functions)) {
+      if (spec.schedule) createScheduledFunction(spec.name, spec.schedule, args(spec));
+    }
     subscribeWalletProvisioner(queues.queue, topology, args(functions.walletProvisioner));
     const alarms = createAlarms(topology, queues);
 

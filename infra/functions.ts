@@ -48,7 +48,17 @@ export function userEventsTopology(
 export const LAMBDA_RUNTIME = "nodejs22.x";
 export const LAMBDA_ARCHITECTURE = "arm64";
 
-export const RELAY_SCHEDULE = "rate(1 minute)";
+/** EventBridge Scheduler's expressions for a recurring invocation. */
+export type ScheduleExpression = `rate(${string})` | `cron(${string})`;
+
+export const RELAY_SCHEDULE: ScheduleExpression = "rate(1 minute)";
+/**
+ * The idempotency-key prune: once a day is plenty for a window counted in days, and on stages
+ * whose wallet cluster pauses it wakes the cluster once a day rather than every hour.
+ */
+export const KEY_PRUNE_SCHEDULE: ScheduleExpression = "rate(1 day)";
+/** How long an Idempotency-Key deduplicates on AWS (IDEMPOTENCY_RETENTION_DAYS). */
+export const KEY_RETENTION_DAYS = 30;
 
 /** Where `npm run build` (scripts/build.ts) writes each function's bundle, relative to the root. */
 export const BUNDLES_DIRECTORY = "dist";
@@ -84,6 +94,8 @@ export interface FunctionSpec {
   queueUrls?: Readonly<Record<string, "UserEvents" | "UserEventsDlq">>;
   /** Files bundled next to the code, relative to the repository root and to the task root. */
   copyFiles?: readonly { from: string; to: string }[];
+  /** An EventBridge schedule that invokes the function. */
+  schedule?: ScheduleExpression;
 }
 
 function entry(file: string): Pick<FunctionSpec, "entry" | "handler"> {
@@ -106,6 +118,7 @@ export interface Deployment {
     walletProvisioner: FunctionSpec;
     usersMigrator: FunctionSpec;
     walletMigrator: FunctionSpec;
+    walletKeyPruner: FunctionSpec;
   };
 }
 
@@ -182,6 +195,7 @@ export function describeDeployment(prefix: string, settings: DeploymentSettings 
         timeoutSeconds: RELAY_TIMEOUT_SECONDS,
         memoryMb: 256,
         environment: { ...logging, ...messaging },
+        schedule: RELAY_SCHEDULE,
       },
       walletProvisioner: {
         name: "WalletProvisioner",
@@ -213,6 +227,17 @@ export function describeDeployment(prefix: string, settings: DeploymentSettings 
         memoryMb: 256,
         environment: { ...logging, WALLET_MIGRATIONS_DIR: "drizzle/wallet" },
         copyFiles: [{ from: "packages/wallet/drizzle", to: "drizzle/wallet" }],
+      },
+      walletKeyPruner: {
+        name: "WalletKeyPruner",
+        ...entry("wallet-key-pruner"),
+        links: ["WalletDatabase"],
+        // Batches until no key is due or 10 s are left: a day's keys at a high volume, and a
+        // paused cluster's resume on top.
+        timeoutSeconds: 300,
+        memoryMb: 256,
+        environment: { ...logging, IDEMPOTENCY_RETENTION_DAYS: String(KEY_RETENTION_DAYS) },
+        schedule: KEY_PRUNE_SCHEDULE,
       },
     },
   };

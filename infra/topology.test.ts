@@ -13,7 +13,7 @@ import {
   retryDelayFor,
 } from "@platform/messaging";
 import { loadUsersConfig } from "@platform/users";
-import { loadWalletConfig } from "@platform/wallet";
+import { loadKeyRetentionConfig, loadWalletConfig } from "@platform/wallet";
 import { describe, expect, it } from "vitest";
 import {
   buildLambdaEnv,
@@ -63,6 +63,7 @@ const STARTUP: Record<FunctionKey, (env: Env) => unknown> = {
   },
   usersMigrator: (env) => databaseConfigFromEnv("USERS", env),
   walletMigrator: (env) => databaseConfigFromEnv("WALLET", env),
+  walletKeyPruner: (env) => [loadKeyRetentionConfig(env), databaseConfigFromEnv("WALLET", env)],
 };
 
 /** The environment a deployed function sees: its plain variables, Lambda's own, and its links. */
@@ -243,6 +244,22 @@ describe("functions", () => {
     expect(() => describeDeployment("users-wallet-platform-ci", { corsAllowedOrigins: "*" })).toThrow(
       /CORS_ALLOWED_ORIGINS/,
     );
+  });
+
+  it("schedules the relay every minute and the idempotency-key prune once a day, nothing else", () => {
+    const scheduled = entries.filter(([, spec]) => spec.schedule).map(([key, spec]) => [key, spec.schedule]);
+    expect(scheduled).toEqual([
+      ["outboxRelay", "rate(1 minute)"],
+      ["walletKeyPruner", "rate(1 day)"],
+    ]);
+  });
+
+  it("keeps idempotency keys 30 days, pruned by a function linked to the wallet database alone", () => {
+    const pruner = functions.walletKeyPruner;
+    expect(pruner.links).toEqual(["WalletDatabase"]);
+    expect(loadKeyRetentionConfig(deployedEnv(pruner)).retentionDays).toBe(30);
+    // A day's run can use most of its time: batches stop 10 s before the end.
+    expect(pruner.timeoutSeconds).toBeGreaterThanOrEqual(60);
   });
 
   it("runs the outbox relay for less time than a claimed row stays leased", () => {

@@ -1,9 +1,16 @@
 import type { QueueTopology } from "../packages/messaging/src/topology";
-import { RELAY_SCHEDULE } from "./functions";
+import type { ScheduleExpression } from "./functions";
 
-/** The scheduled outbox relay (the safety net behind registration's eager publish). */
-export function createOutboxRelay(name: string, args: sst.aws.FunctionArgs) {
-  return new sst.aws.CronV2(name, { schedule: RELAY_SCHEDULE, function: args });
+/**
+ * A function the deployment table gives a schedule: the outbox relay (the safety net behind
+ * registration's eager publish) and the idempotency-key prune.
+ */
+export function createScheduledFunction(
+  name: string,
+  schedule: ScheduleExpression,
+  args: sst.aws.FunctionArgs,
+) {
+  return new sst.aws.CronV2(name, { schedule, function: args });
 }
 
 /**

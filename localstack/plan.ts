@@ -16,6 +16,7 @@ import {
   type Deployment,
   describeDeployment,
   type FunctionSpec,
+  KEY_PRUNE_SCHEDULE,
   LAMBDA_ARCHITECTURE,
   LAMBDA_RUNTIME,
   type LinkName,
@@ -86,6 +87,7 @@ export const TRIGGERS: Readonly<Record<FunctionKey, LocalTrigger>> = {
   usersApi: { kind: "function-url" },
   walletApi: { kind: "function-url" },
   outboxRelay: { kind: "schedule", expression: RELAY_SCHEDULE },
+  walletKeyPruner: { kind: "schedule", expression: KEY_PRUNE_SCHEDULE },
   walletProvisioner: { kind: "queue" },
   // As infra/migrations.ts does on every `sst deploy`: invoked synchronously, failing the deploy.
   usersMigrator: { kind: "invoked-on-deploy" },

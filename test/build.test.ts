@@ -106,6 +106,7 @@ describe("npm run build", () => {
     "wallet-provisioner",
     "users-migrator",
     "wallet-migrator",
+    "wallet-key-pruner",
   ])("%s loads no AWS SDK module when it starts (it does on first use)", async (name) => {
     const fn = bundle(name);
     // Every module the import resolves, recorded by a loader hook in a fresh process.

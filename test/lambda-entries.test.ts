@@ -100,4 +100,30 @@ describe("Lambda entry points", () => {
       await wallet.close();
     }
   });
+
+  it("functions/wallet-key-pruner.ts forgets keys past their retention when its schedule fires", async () => {
+    const wallet = walletDb.open();
+    try {
+      const userId = randomUUID();
+      await wallet.db.execute(sql`
+        with opened as (insert into wallets (user_id, balance_minor) values (${userId}::uuid, 2))
+        insert into transactions (id, user_id, type, amount_minor, balance_after_minor, idempotency_key,
+                                  payload_fingerprint, created_at)
+        values (${randomUUID()}::uuid, ${userId}::uuid, 'credit', 1, 1, 'old', 'f', now() - interval '31 days'),
+               (${randomUUID()}::uuid, ${userId}::uuid, 'credit', 1, 2, 'new', 'f', now() - interval '29 days')`);
+      const pruner = await import("../functions/wallet-key-pruner");
+      expect(await pruner.handler(scheduled, lambdaContext("wallet-key-pruner"))).toEqual({
+        pruned: 1,
+        batches: 1,
+        complete: true,
+      });
+      const keys = await queryRows<{ key: string | null }>(
+        wallet.db,
+        sql`select idempotency_key as key from transactions where user_id = ${userId}::uuid order by created_at`,
+      );
+      expect(keys).toEqual([{ key: null }, { key: "new" }]);
+    } finally {
+      await wallet.close();
+    }
+  });
 });

@@ -208,20 +208,26 @@ describe("the LocalStack deploy plan", () => {
     });
   });
 
-  it("runs the relay from a rule with the schedule SST deploys", () => {
-    expect(step("rule-outboxRelay").input).toMatchObject({
-      ScheduleExpression: RELAY_SCHEDULE,
-      State: "ENABLED",
-    });
+  it("runs every function SST schedules from a rule with the same schedule: the relay and the key prune", () => {
+    const deployed = describeDeployment(LOCALSTACK_SPEC.prefix).functions;
+    const scheduled = keys.filter((key) => deployed[key].schedule);
+    expect(scheduled.sort()).toEqual(["outboxRelay", "walletKeyPruner"]);
+    expect(keys.filter((key) => TRIGGERS[key].kind === "schedule").sort()).toEqual(scheduled);
+    for (const key of scheduled) {
+      expect(step(`rule-${key}`).input).toMatchObject({
+        ScheduleExpression: deployed[key].schedule,
+        State: "ENABLED",
+      });
+      expect(step(`permission-${key}`).input).toMatchObject({
+        FunctionName: plan.functions[key].name,
+        Principal: "events.amazonaws.com",
+        SourceArn: `{{rule-${key}.RuleArn}}`,
+      });
+      expect(step(`targets-${key}`).input).toMatchObject({
+        Targets: [{ Arn: `{{function-${key}.FunctionArn}}` }],
+      });
+    }
     expect(RELAY_SCHEDULE).toBe("rate(1 minute)");
-    expect(step("permission-outboxRelay").input).toMatchObject({
-      FunctionName: plan.functions.outboxRelay.name,
-      Principal: "events.amazonaws.com",
-      SourceArn: "{{rule-outboxRelay.RuleArn}}",
-    });
-    expect(step("targets-outboxRelay").input).toMatchObject({
-      Targets: [{ Arn: "{{function-outboxRelay.FunctionArn}}" }],
-    });
   });
 
   it("gives a public function URL to exactly the functions API Gateway routes to, and outputs them", () => {

@@ -34,6 +34,8 @@ export function loadLocalConfig(source: Env) {
       DATA_API_PORT: env.port(0),
       USERS_WORKERS: env.integer({ min: 1, max: 64, default: defaultWorkersPerService() }),
       WALLET_WORKERS: env.integer({ min: 1, max: 64, default: defaultWorkersPerService() }),
+      // On AWS a daily schedule prunes expired idempotency keys; locally a timer does, this often.
+      IDEMPOTENCY_PRUNE_INTERVAL_SECONDS: env.integer({ min: 1, max: 86_400, default: 3600 }),
       // Read by the services too; checked here so a typo stops start-up before PostgreSQL starts.
       DB_DRIVER: env.oneOf(["pg", "data-api"], "pg"),
     }),
@@ -47,6 +49,8 @@ export function loadLocalConfig(source: Env) {
     postgresPort: parsed.EMBEDDED_PG_PORT,
     /** Processes serving each API; connections are handed to them in turn. */
     workers: { users: parsed.USERS_WORKERS, wallet: parsed.WALLET_WORKERS },
+    /** How often the embedded runtime prunes idempotency keys past their retention. */
+    keyPruneIntervalMs: parsed.IDEMPOTENCY_PRUNE_INTERVAL_SECONDS * 1000,
     /** Port of the Data API emulator, started when DB_DRIVER=data-api (0 = any free port). */
     dataApiPort: parsed.DATA_API_PORT,
     /** Both services given an external PostgreSQL: no embedded server is started. */

@@ -18,9 +18,15 @@ import {
 } from "@platform/db/embedded";
 import { loadMessagingConfig } from "@platform/messaging";
 import { loadUsersConfig, usersMigrationsFolder } from "@platform/users";
-import { loadWalletServiceConfig, walletMigrationsFolder } from "@platform/wallet";
+import {
+  loadKeyRetentionConfig,
+  loadWalletServiceConfig,
+  pruneExpiredKeys,
+  walletMigrationsFolder,
+} from "@platform/wallet";
 import { type LocalConfig, loadLocalConfig } from "./config";
 import { loadLocalMessagingSettings, startLocalMessaging } from "./messaging";
+import { runPeriodically } from "./periodic";
 import { checkListeners, type PlannedPort, portInUseProblem, prepareDataDir } from "./preflight";
 import { type ServiceProcesses, startServiceProcesses } from "./processes";
 
@@ -245,10 +251,11 @@ export async function startLocalDatabases(
 export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   // Every setting of every part is validated before anything starts, and all faults are reported
   // together: a typo stops start-up at once, not after PostgreSQL has been initialised.
-  const { config, queue } = loadAll({
+  const { config, queue, keyRetention } = loadAll({
     config: () => loadLocalConfig(env),
     users: () => loadUsersConfig(env),
     wallet: () => loadWalletServiceConfig(env),
+    keyRetention: () => loadKeyRetentionConfig(env),
     queue: () => loadLocalMessagingSettings(env),
     // The queue URL is only known once the emulator runs; everything else is checked now.
     messaging: () => loadMessagingConfig({ USER_EVENTS_QUEUE_URL: "http://127.0.0.1/user-events", ...env }),
@@ -273,6 +280,18 @@ export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions =
       logger: logger.child({ component: "messaging" }),
     });
     cleanup.push(() => messaging.stop());
+
+    // What the daily schedule does on AWS: forget idempotency keys past their retention.
+    const keyPruning = runPeriodically(async (stopped) => {
+      try {
+        const run = await pruneExpiredKeys(walletDatabase.db, keyRetention.retentionDays, stopped);
+        if (run.pruned > 0)
+          logger.info("idempotency keys pruned", { ...run, retentionDays: keyRetention.retentionDays });
+      } catch (error) {
+        logger.error("pruning idempotency keys failed", { error });
+      }
+    }, config.keyPruneIntervalMs);
+    cleanup.push(() => keyPruning.stop());
 
     const services: ServiceProcesses[] = [];
     cleanup.push(async () => {

@@ -1,5 +1,5 @@
 import { hkdfSync } from "node:crypto";
-import { type Env, env, loadHttpServiceConfig } from "@platform/core";
+import { type Env, env, loadAll, loadHttpServiceConfig, loadLogLevel, parseEnv } from "@platform/core";
 import { type DatabaseConfig, databaseConfigFromEnv } from "@platform/db";
 import * as z from "zod/mini";
 
@@ -36,4 +36,21 @@ export function loadWalletConfig(source: Env, defaultDatabaseUrl?: string): Wall
     ...loadWalletServiceConfig(source),
     database: databaseConfigFromEnv("WALLET", source, defaultDatabaseUrl),
   };
+}
+
+/**
+ * How long an Idempotency-Key keeps deduplicating (days): read by the scheduled prune, which
+ * forgets older keys (the ledger entries stay). Retries come within minutes or hours; a month
+ * leaves room for a client that retries after an outage of days.
+ */
+export function loadKeyRetentionConfig(source: Env) {
+  const { logLevel, parsed } = loadAll({
+    logLevel: () => loadLogLevel(source),
+    parsed: () =>
+      parseEnv(
+        z.object({ IDEMPOTENCY_RETENTION_DAYS: env.integer({ min: 1, max: 3650, default: 30 }) }),
+        source,
+      ),
+  });
+  return { logLevel, retentionDays: parsed.IDEMPOTENCY_RETENTION_DAYS };
 }

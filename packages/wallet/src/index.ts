@@ -1,6 +1,7 @@
 export { CHALLENGE_LIST_LIMIT } from "./challenge-routes";
 export * from "./config";
 export * from "./cursor";
+export * from "./key-retention";
 export { createWalletLambdaHandler, WALLET_OPERATIONS_PREFIX } from "./lambda";
 export * from "./ledger";
 export * from "./migrations";

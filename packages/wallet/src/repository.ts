@@ -504,6 +504,35 @@ export function createWalletRepository(db: Database) {
     },
 
     /**
+     * Forgets the idempotency keys of up to `limit` entries older than `retentionDays`, oldest
+     * first: the key and its payload fingerprint are cleared, the entry itself (amount, balance,
+     * time, transfer) stays. One statement; rows a posting holds are skipped, not waited for, and
+     * taken by a later batch. Returns how many keys it pruned.
+     */
+    async pruneIdempotencyKeys(retentionDays: number, limit: number): Promise<number> {
+      const [row] = await queryRows<{ pruned: string | number }>(
+        db,
+        sql`
+          with due as (
+            select id from transactions
+            where idempotency_key is not null
+              and created_at < now() - make_interval(days => ${retentionDays}::int)
+            order by created_at
+            limit ${limit}::int
+            for update skip locked
+          ), pruned as (
+            update transactions t
+            set idempotency_key = null, payload_fingerprint = null
+            from due
+            where t.id = due.id
+            returning t.id
+          )
+          select count(*)::text as pruned from pruned`,
+      );
+      return toSafeInteger(row?.pruned ?? 0, "pruned");
+    },
+
+    /**
      * Every wallet whose stored balance differs from the sum of its ledger, and every transfer
      * that is not exactly two mirrored legs of equal amount; one statement, so all figures come
      * from the same snapshot even while postings continue. The lists travel as JSON text, which

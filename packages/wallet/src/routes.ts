@@ -154,7 +154,9 @@ const idempotencyKey = (about: string) =>
 // Header names are matched case-insensitively, so the documented spelling is kept.
 const RequiredKeyHeaders = z.object({
   "Idempotency-Key": idempotencyKey(
-    "Unique per operation; a retry with the same key and body replays the first answer",
+    "Unique per operation; a retry with the same key and body replays the first answer. Keys are " +
+      "remembered for the deployment's retention window (30 days by default), then forgotten: the " +
+      "same key sent later starts a new operation.",
   ),
 });
 

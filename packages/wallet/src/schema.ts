@@ -57,8 +57,9 @@ export const transactions = pgTable(
     description: text("description"),
     /**
      * The client's key, scoped to the wallet's owner. Null on an incoming transfer leg (the
-     * recipient sent no request, so nothing of theirs can collide with or replay it) and on a
-     * posting made without a key (the challenge contract's optional header).
+     * recipient sent no request, so nothing of theirs can collide with or replay it), on a
+     * posting made without a key (the challenge contract's optional header), and once the key
+     * outlived its retention (IDEMPOTENCY_RETENTION_DAYS): the entry stays, its key is pruned.
      */
     idempotencyKey: text("idempotency_key"),
     /** SHA-256 of the canonical request payload: a key reused with another payload is refused. */
@@ -72,6 +73,9 @@ export const transactions = pgTable(
   (t) => [
     uniqueIndex("transactions_user_idempotency_key").on(t.userId, t.idempotencyKey),
     index("transactions_user_history_idx").on(t.userId, t.createdAt.desc(), t.id.desc()),
+    // The keys past their retention, oldest first (the scheduled prune); an entry leaves this index
+    // once its key is pruned, so it stays as small as the retention window.
+    index("transactions_idempotency_key_age_idx").on(t.createdAt).where(sql`${t.idempotencyKey} is not null`),
     check("transactions_type_known", sql`${t.type} in ('credit', 'debit', 'transfer_in', 'transfer_out')`),
     check("transactions_amount_positive", sql`${t.amountMinor} > 0`),
     check("transactions_balance_after_non_negative", sql`${t.balanceAfterMinor} >= 0`),

@@ -1,0 +1,1 @@
+CREATE INDEX "transactions_idempotency_key_age_idx" ON "transactions" USING btree ("created_at") WHERE "transactions"."idempotency_key" is not null;
