@@ -14,7 +14,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // The SDK warns once per process that future versions need Node 22; true, but noise in tests.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    // Handlers built without a metrics override write CloudWatch EMF lines to standard output;
+    // the tests that check those lines switch them back on (Powertools reads this at construction).
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", POWERTOOLS_METRICS_DISABLED: "true" },
     reporters,
     projects: [
       {

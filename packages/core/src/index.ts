@@ -35,4 +35,5 @@ export * from "./ids";
 export * from "./jwt";
 export * from "./lambda-context";
 export * from "./logger";
+export * from "./metrics";
 export * from "./rate-limit";
