@@ -146,6 +146,12 @@ export interface DeploymentSettings {
 export function describeDeployment(prefix: string, settings: DeploymentSettings = {}): Deployment {
   const topology = userEventsTopology(prefix, settings.retryTiersSeconds);
   const logging = { LOG_LEVEL: "info" };
+  // Powertools' own variables: every function's metrics go to the stage's namespace, each with
+  // its function as the `service` dimension (the alarms name both).
+  const metrics = (service: string) => ({
+    POWERTOOLS_METRICS_NAMESPACE: prefix,
+    POWERTOOLS_SERVICE_NAME: service,
+  });
   // Validated here too, so a bad value fails the deploy, naming the variable, not the cold start.
   const cors = loadCorsConfig({ CORS_ALLOWED_ORIGINS: settings.corsAllowedOrigins });
   const http = {
@@ -176,7 +182,7 @@ export function describeDeployment(prefix: string, settings: DeploymentSettings 
         timeoutSeconds: API_TIMEOUT_SECONDS,
         // bcrypt is CPU-bound and Lambda's CPU share grows with memory.
         memoryMb: 1024,
-        environment: { ...logging, ...messaging, ...http },
+        environment: { ...logging, ...metrics("users-api"), ...messaging, ...http },
         copyFiles: swaggerUi,
       },
       walletApi: {
@@ -185,7 +191,7 @@ export function describeDeployment(prefix: string, settings: DeploymentSettings 
         links: ["WalletDatabase", "JwtPrivateKey"],
         timeoutSeconds: API_TIMEOUT_SECONDS,
         memoryMb: 512,
-        environment: { ...logging, WALLET_READY_RETRY_SECONDS: "2", ...http },
+        environment: { ...logging, ...metrics("wallet-api"), WALLET_READY_RETRY_SECONDS: "2", ...http },
         copyFiles: swaggerUi,
       },
       outboxRelay: {
@@ -194,7 +200,7 @@ export function describeDeployment(prefix: string, settings: DeploymentSettings 
         links: ["UsersDatabase", "UserEvents", "InternalKey"],
         timeoutSeconds: RELAY_TIMEOUT_SECONDS,
         memoryMb: 256,
-        environment: { ...logging, ...messaging },
+        environment: { ...logging, ...metrics("outbox-relay"), ...messaging },
         schedule: RELAY_SCHEDULE,
       },
       walletProvisioner: {
@@ -205,7 +211,7 @@ export function describeDeployment(prefix: string, settings: DeploymentSettings 
         links: ["WalletDatabase", "InternalKey", "InternalKeySecondary", "UserEventsDlq"],
         timeoutSeconds: topology.consumerTimeoutSeconds,
         memoryMb: 256,
-        environment: { ...logging, ...messaging },
+        environment: { ...logging, ...metrics("wallet-provisioner"), ...messaging },
         queueUrls: { USER_EVENTS_QUEUE_URL: "UserEvents" },
       },
       usersMigrator: {
@@ -236,7 +242,11 @@ export function describeDeployment(prefix: string, settings: DeploymentSettings 
         // paused cluster's resume on top.
         timeoutSeconds: 300,
         memoryMb: 256,
-        environment: { ...logging, IDEMPOTENCY_RETENTION_DAYS: String(KEY_RETENTION_DAYS) },
+        environment: {
+          ...logging,
+          ...metrics("wallet-key-pruner"),
+          IDEMPOTENCY_RETENTION_DAYS: String(KEY_RETENTION_DAYS),
+        },
         schedule: KEY_PRUNE_SCHEDULE,
       },
     },

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { ConfigError, type Env, LAMBDA_ANSWER_MARGIN_MS } from "@platform/core";
+import { ConfigError, type Env, LAMBDA_ANSWER_MARGIN_MS, loadMetricsConfig } from "@platform/core";
 import { databaseConfigFromEnv, MIGRATION_RESUME_BUDGET_MS } from "@platform/db";
 import {
   ladderLength,
@@ -50,20 +50,34 @@ const LINKED = simulatedLinks(topology);
 /** The configuration each function reads when its container starts (what its code calls). */
 const STARTUP: Record<FunctionKey, (env: Env) => unknown> = {
   // The users API publishes the registration event at once, so it reads the messaging settings.
-  usersApi: (env) => [loadUsersConfig(env), databaseConfigFromEnv("USERS", env), loadMessagingConfig(env)],
-  walletApi: (env) => loadWalletConfig(env),
-  outboxRelay: (env) => [loadMessagingConfig(env), databaseConfigFromEnv("USERS", env)],
+  usersApi: (env) => [
+    loadUsersConfig(env),
+    databaseConfigFromEnv("USERS", env),
+    loadMessagingConfig(env),
+    loadMetricsConfig(env, "users-api"),
+  ],
+  walletApi: (env) => [loadWalletConfig(env), loadMetricsConfig(env, "wallet-api")],
+  outboxRelay: (env) => [
+    loadMessagingConfig(env),
+    databaseConfigFromEnv("USERS", env),
+    loadMetricsConfig(env, "outbox-relay"),
+  ],
   walletProvisioner: (env) => {
     const messaging = loadMessagingConfig(env);
     return [
       messaging,
       requireDeadLetterQueueUrl(messaging, "the wallet provisioner"),
       databaseConfigFromEnv("WALLET", env),
+      loadMetricsConfig(env, "wallet-provisioner"),
     ];
   },
   usersMigrator: (env) => databaseConfigFromEnv("USERS", env),
   walletMigrator: (env) => databaseConfigFromEnv("WALLET", env),
-  walletKeyPruner: (env) => [loadKeyRetentionConfig(env), databaseConfigFromEnv("WALLET", env)],
+  walletKeyPruner: (env) => [
+    loadKeyRetentionConfig(env),
+    databaseConfigFromEnv("WALLET", env),
+    loadMetricsConfig(env, "wallet-key-pruner"),
+  ],
 };
 
 /** The environment a deployed function sees: its plain variables, Lambda's own, and its links. */
@@ -389,6 +403,26 @@ describe("HTTP API", () => {
   it.each(contract)("%s %s reaches exactly one function: %s", (method, requestPath, target) => {
     const routes = API_ROUTES.filter(({ route }) => matches(route, method, requestPath));
     expect(routes.map((route) => route.target)).toEqual([target]);
+  });
+});
+
+describe("metrics", () => {
+  it("writes every function's metrics to the stage's namespace, each function its own service", () => {
+    const emitters = entries.filter(([key]) => !key.endsWith("Migrator"));
+    const services = emitters.map(([, spec]) => loadMetricsConfig(deployedEnv(spec), "unset"));
+    expect(new Set(services.map((config) => config.namespace))).toEqual(
+      new Set(["users-wallet-platform-ci"]),
+    );
+    expect(services.map((config) => config.service)).toEqual([
+      "users-api",
+      "wallet-api",
+      "outbox-relay",
+      "wallet-provisioner",
+      "wallet-key-pruner",
+    ]);
+    // On AWS a function without a namespace refuses to start rather than write where no alarm looks.
+    const { POWERTOOLS_METRICS_NAMESPACE: _, ...without } = deployedEnv(functions.outboxRelay);
+    expect(() => loadMetricsConfig(without, "outbox-relay")).toThrow(/POWERTOOLS_METRICS_NAMESPACE/);
   });
 });
 

@@ -26,6 +26,31 @@ describe("package boundaries", () => {
     expect(offending).toEqual([]);
   });
 
+  it("keeps business rules on the metrics port: Powertools and its EMF adapter only in Lambda wiring", async () => {
+    const all = [
+      ...(await sources("packages/core/src")),
+      ...(await sources("packages/users/src")),
+      ...(await sources("packages/wallet/src")),
+      ...(await sources("packages/messaging/src")),
+    ];
+    const emf = all.flatMap(({ file, text }) =>
+      importsOf(text).some((name) => /^@aws-lambda-powertools\/metrics|metrics-emf$/.test(name ?? ""))
+        ? [file]
+        : [],
+    );
+    // The adapter itself, and the handler builders that run on Lambda and flush per invocation.
+    expect(emf.sort()).toEqual([
+      "packages/core/src/metrics-emf.ts",
+      "packages/messaging/src/outbox-relay-handler.ts",
+      "packages/users/src/lambda.ts",
+      "packages/wallet/src/key-retention.ts",
+      "packages/wallet/src/lambda.ts",
+      "packages/wallet/src/provisioner.ts",
+    ]);
+    const rules = all.filter(({ file }) => /(service|repository)\.ts$/.test(file));
+    expect(rules.filter(({ text }) => /aws-lambda-powertools|metrics-emf/.test(text))).toEqual([]);
+  });
+
   it("keeps business rules free of Hono and the AWS SDKs (adapters import them)", async () => {
     const rules = [
       ...(await sources("packages/users/src")),

@@ -284,7 +284,9 @@ export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions =
     // What the daily schedule does on AWS: forget idempotency keys past their retention.
     const keyPruning = runPeriodically(async (stopped) => {
       try {
-        const run = await pruneExpiredKeys(walletDatabase.db, keyRetention.retentionDays, stopped);
+        const run = await pruneExpiredKeys(walletDatabase.db, keyRetention.retentionDays, {
+          shouldStop: stopped,
+        });
         if (run.pruned > 0)
           logger.info("idempotency keys pruned", { ...run, retentionDays: keyRetention.retentionDays });
       } catch (error) {

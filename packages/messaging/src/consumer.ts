@@ -1,9 +1,10 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { MessageAttributeValue } from "@aws-sdk/client-sqs";
-import { type Logger, withinInvocation, withLogContext } from "@platform/core";
+import { type Logger, type Metrics, noMetrics, withinInvocation, withLogContext } from "@platform/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { MessagingConfig } from "./config";
 import { type EventCatalog, type EventKey, eventKey, eventSchema } from "./events";
+import { DLQ_ARRIVALS, EVENT_RETRIES } from "./metrics";
 import { DEAD_LETTER_ATTRIBUTES, EventAttribute, verifyEventSignature } from "./signature";
 import { describeError, describeRootCause, loadSqsSdk, type SqsClient, stringAttribute } from "./sqs";
 import { retryDelayFor } from "./topology";
@@ -21,6 +22,8 @@ export interface EventConsumerOptions {
   logger: Logger;
   /** Any event without a handler here is poison for this consumer and goes to the DLQ. */
   handlers: EventHandlers;
+  /** Where retries and DLQ arrivals are counted. */
+  metrics?: Metrics;
 }
 
 /** A message no retry can fix: it goes to the DLQ at once, with this reason attached. */
@@ -92,6 +95,7 @@ function readEvent(
  */
 export function createEventConsumer(options: EventConsumerOptions): SqsBatchHandler {
   const { config, deadLetterQueueUrl, sqs, logger, handlers } = options;
+  const metrics = options.metrics ?? noMetrics;
   const keys = config.signing.verificationKeys;
   const { topology } = config;
   const handles = (key: string): key is EventKey => Object.hasOwn(handlers, key);
@@ -131,6 +135,7 @@ export function createEventConsumer(options: EventConsumerOptions): SqsBatchHand
       // If the DLQ itself is unreachable this throws: the message is then retried like any
       // transient failure rather than deleted unrecorded.
       await deadLetter(record, error.reason, attempt);
+      metrics.count(DLQ_ARRIVALS, 1, { reason: "poison" });
       logger.warn("poison message moved to the DLQ", { reason: error.reason, tier: "dlq" });
       return undefined;
     }
@@ -160,6 +165,7 @@ export function createEventConsumer(options: EventConsumerOptions): SqsBatchHand
     const delay = retryDelayFor(topology, attempt);
     if (delay !== undefined) {
       await setRetryDelay(record, delay, String(attempt));
+      metrics.count(EVENT_RETRIES, 1, { tier: String(attempt) });
       logger.warn("event handling failed; retrying", {
         reason,
         tier: String(attempt),
@@ -173,6 +179,7 @@ export function createEventConsumer(options: EventConsumerOptions): SqsBatchHand
       // Retried at the last tier's pace until the DLQ answers (or SQS's redrive takes it).
       const lastTier = topology.retryTiersSeconds.at(-1) ?? 0;
       await setRetryDelay(record, lastTier, "dlq");
+      metrics.count(EVENT_RETRIES, 1, { tier: "dlq" });
       logger.error("event handling failed after the last tier and the DLQ is unreachable; retrying", {
         reason,
         dlqError: describeError(dlqError),
@@ -181,6 +188,7 @@ export function createEventConsumer(options: EventConsumerOptions): SqsBatchHand
       });
       return true;
     }
+    metrics.count(DLQ_ARRIVALS, 1, { reason: "exhausted" });
     logger.warn("event handling failed after the last tier; moved to the DLQ", { reason, tier: "dlq" });
     return false;
   }

@@ -3,6 +3,7 @@ export * from "./consumer";
 export * from "./dlq";
 export * from "./event-source";
 export * from "./events";
+export * from "./metrics";
 export * from "./outbox-publisher";
 export * from "./outbox-relay-handler";
 export * from "./outbox-schema";

@@ -1,9 +1,10 @@
 import type { MessageAttributeValue } from "@aws-sdk/client-sqs";
-import { type Logger, withLogContext } from "@platform/core";
+import { type Logger, type Metrics, noMetrics, withLogContext } from "@platform/core";
 import { type Database, queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
 import type { MessagingConfig } from "./config";
 import { schemaForEvent } from "./events";
+import { EVENT_PUBLISH_FAILURES, EVENTS_PUBLISHED } from "./metrics";
 import { EventAttribute, signEvent } from "./signature";
 import { describeError, loadSqsSdk, type SqsClient, stringAttribute } from "./sqs";
 
@@ -29,6 +30,8 @@ export interface OutboxPublisherOptions {
   batchSize: number;
   /** Retry delay after a failed send: base * 2^attempts, capped. */
   backoff?: { baseSeconds: number; maxSeconds: number };
+  /** Where the published and failed sends are counted. */
+  metrics?: Metrics;
 }
 
 export interface RelayResult {
@@ -48,6 +51,8 @@ export interface OutboxPublisher {
   publishClaimed(row: OutboxMessage): Promise<void>;
   /** One relay pass: claims due rows, sends them, records the outcome row by row. */
   relayOnce(): Promise<RelayResult>;
+  /** Age in seconds of the oldest row still pending (0 when none is): the relay's lag. */
+  oldestPendingAgeSeconds(): Promise<number>;
 }
 
 const SQS_BATCH_LIMIT = 10;
@@ -61,6 +66,7 @@ interface SendOutcome {
 export function createOutboxPublisher(options: OutboxPublisherOptions): OutboxPublisher {
   const { db, sqs, queueUrl, logger } = options;
   const backoff = options.backoff ?? { baseSeconds: 5, maxSeconds: 900 };
+  const metrics = options.metrics ?? noMetrics;
 
   /** The message as it goes on the queue: the canonical JSON body and the signed attributes. */
   function prepare(row: OutboxMessage): { body: string; attributes: Record<string, MessageAttributeValue> } {
@@ -161,7 +167,14 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): OutboxPu
       where o.id = r.id and o.status = 'pending'`);
   }
 
-  function logOutcome(outcome: SendOutcome, via: "eager" | "relay") {
+  /** Logs each row's outcome and counts them. */
+  function report(outcome: SendOutcome, via: "eager" | "relay") {
+    for (const row of outcome.sent) metrics.count(EVENTS_PUBLISHED, 1, { type: row.type, via });
+    if (outcome.failed.length > 0)
+      metrics.count(EVENT_PUBLISH_FAILURES, outcome.failed.length, { via, kind: "retry" });
+    if (outcome.rejected.length > 0) {
+      metrics.count(EVENT_PUBLISH_FAILURES, outcome.rejected.length, { via, kind: "rejected" });
+    }
     for (const row of outcome.sent) {
       withLogContext({ eventId: row.id, correlationId: row.correlationId }, () =>
         logger.debug("event published", { via, type: row.type }),
@@ -183,7 +196,7 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): OutboxPu
     async publishClaimed(row) {
       try {
         const outcome = await send([row]);
-        logOutcome(outcome, "eager");
+        report(outcome, "eager");
         await record(outcome);
       } catch (error) {
         // Recording failed (database hiccup): the lease expires and the relay takes the row.
@@ -227,7 +240,7 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): OutboxPu
         correlationId: row.correlation_id,
       }));
       const outcome = await send(claimed);
-      logOutcome(outcome, "relay");
+      report(outcome, "relay");
       await record(outcome);
       return {
         claimed: claimed.length,
@@ -235,6 +248,16 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): OutboxPu
         failed: outcome.failed.length,
         rejected: outcome.rejected.length,
       };
+    },
+
+    async oldestPendingAgeSeconds() {
+      // Rows backing off after a failed send count: they are late too. Pending rows are few, and
+      // the due index holds exactly them.
+      const [row] = await queryRows<{ age: string | number | null }>(
+        db,
+        sql`select extract(epoch from now() - min(created_at))::float8 as age from outbox where status = 'pending'`,
+      );
+      return Math.max(0, Number(row?.age ?? 0));
     },
   };
 }
@@ -250,7 +273,7 @@ function parsePayload(text: string): unknown {
 /** The publisher as every process builds it: from the validated messaging configuration. */
 export function createOutboxPublisherFromConfig(
   config: MessagingConfig,
-  parts: { db: Database; sqs: SqsClient; logger: Logger },
+  parts: { db: Database; sqs: SqsClient; logger: Logger; metrics?: Metrics },
 ): OutboxPublisher {
   return createOutboxPublisher({
     ...parts,

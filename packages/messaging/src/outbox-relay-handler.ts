@@ -1,6 +1,8 @@
-import { createLogger, type Env, type Logger, withinInvocation } from "@platform/core";
+import { createLogger, type Env, type Logger, type Metrics, withinInvocation } from "@platform/core";
+import { lambdaMetrics } from "@platform/core/metrics-emf";
 import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
 import { loadMessagingConfig } from "./config";
+import { RELAY_LAG } from "./metrics";
 import { createOutboxPublisherFromConfig, type RelayResult } from "./outbox-publisher";
 import { createSqsClient, type SqsClient } from "./sqs";
 
@@ -8,6 +10,8 @@ export interface RelayHandlerOverrides {
   database?: DatabaseHandle;
   sqs?: SqsClient;
   logger?: Logger;
+  /** Default: CloudWatch EMF, written at the end of each invocation. */
+  metrics?: Metrics;
 }
 
 /** Stop starting passes when less than this is left of the invocation. */
@@ -16,7 +20,7 @@ const SAFETY_MARGIN_MS = 10_000;
 export type OutboxRelayHandler = (
   event?: unknown,
   context?: { getRemainingTimeInMillis(): number },
-) => Promise<RelayResult & { passes: number }>;
+) => Promise<RelayResult & { passes: number; lagSeconds: number }>;
 
 /**
  * The scheduled sweep (EventBridge, once a minute): relays until nothing is due or the
@@ -30,11 +34,13 @@ export function createOutboxRelayHandler(
   const config = loadMessagingConfig(env);
   const logger =
     overrides.logger ?? createLogger({ level: config.logLevel, bindings: { service: "outbox-relay" } });
+  const { metrics, perInvocation } = lambdaMetrics(env, "outbox-relay", overrides.metrics);
   const database = overrides.database ?? createDatabase(databaseConfigFromEnv("USERS", env));
   const publisher = createOutboxPublisherFromConfig(config, {
     db: database.db,
     sqs: overrides.sqs ?? createSqsClient(config),
     logger,
+    metrics,
   });
 
   const relay = async (context?: { getRemainingTimeInMillis(): number }) => {
@@ -51,8 +57,13 @@ export function createOutboxRelayHandler(
       if (pass.claimed < config.outbox.batchSize || (pass.sent === 0 && pass.failed > 0)) break;
       if (context && context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS) break;
     }
-    if (total.claimed > 0) logger.info("outbox relay run", total);
-    return total;
+    // Every run reports its lag, 0 included: the alarm reads a silent relay as a stuck one.
+    const lagSeconds = await publisher.oldestPendingAgeSeconds();
+    metrics.set(RELAY_LAG, lagSeconds);
+    if (total.claimed > 0) logger.info("outbox relay run", { ...total, lagSeconds });
+    return { ...total, lagSeconds };
   };
-  return (_event, context) => withinInvocation(context, () => relay(context));
+  return perInvocation((_event?: unknown, context?: { getRemainingTimeInMillis(): number }) =>
+    withinInvocation(context, () => relay(context)),
+  );
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { createMetricsRegistry } from "@platform/core";
 import { type DatabaseHandle, queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -17,8 +18,11 @@ import {
   createOutboxPublisher,
   createOutboxRelayHandler,
   createSqsClient,
+  EVENT_PUBLISH_FAILURES,
+  EVENTS_PUBLISHED,
   EventAttribute,
   type OutboxPublisherOptions,
+  RELAY_LAG,
   type SqsClient,
   verifyEventSignature,
 } from "../src/index";
@@ -296,13 +300,17 @@ describe.each(DRIVERS)("outbox relay (%s driver)", (driver) => {
   it("the scheduled handler relays until nothing is due", async () => {
     await Promise.all(Array.from({ length: 23 }, () => insertEvent()));
     const { logger } = captureLogger();
+    const metrics = createMetricsRegistry();
     const handler = createOutboxRelayHandler(
       { ...queues.env, OUTBOX_BATCH_SIZE: "10" },
-      { database: handle, sqs: queues.sqs, logger },
+      { database: handle, sqs: queues.sqs, logger, metrics },
     );
     const result = await handler({}, { getRemainingTimeInMillis: () => 60_000 });
-    expect(result).toEqual({ claimed: 23, sent: 23, failed: 0, rejected: 0, passes: 3 });
+    expect(result).toEqual({ claimed: 23, sent: 23, failed: 0, rejected: 0, passes: 3, lagSeconds: 0 });
     expect(await drain(queues.sqs, queues.queueUrl)).toHaveLength(23);
+    expect(metrics.valueOf(EVENTS_PUBLISHED, { type: "user.registered", via: "relay" })).toBe(23);
+    // Reported on every run, 0 included: the alarm reads silence as a stopped relay.
+    expect(metrics.snapshot()).toContainEqual(expect.objectContaining({ metric: RELAY_LAG, value: 0 }));
   });
 
   it("the scheduled handler stops early when the queue is down or the invocation is nearly over", async () => {
@@ -311,13 +319,18 @@ describe.each(DRIVERS)("outbox relay (%s driver)", (driver) => {
     const env = { ...queues.env, OUTBOX_BATCH_SIZE: "5" };
     const deadQueue = createSqsClient({ region: "us-east-1", sqsEndpoint: "http://127.0.0.1:9" });
     try {
-      const down = createOutboxRelayHandler(env, { database: handle, sqs: deadQueue, logger });
+      const metrics = createMetricsRegistry();
+      const down = createOutboxRelayHandler(env, { database: handle, sqs: deadQueue, logger, metrics });
       // One pass whose sends all fail: no point burning the other rows' attempts.
-      expect(await down({}, { getRemainingTimeInMillis: () => 60_000 })).toMatchObject({
-        passes: 1,
-        claimed: 5,
-        failed: 5,
-      });
+      await handle.db.execute(
+        sql`update outbox set created_at = now() - interval '90 seconds' where status = 'pending'`,
+      );
+      const run = await down({}, { getRemainingTimeInMillis: () => 60_000 });
+      expect(run).toMatchObject({ passes: 1, claimed: 5, failed: 5 });
+      expect(metrics.valueOf(EVENT_PUBLISH_FAILURES, { via: "relay", kind: "retry" })).toBe(5);
+      // The rows still pending make the lag: the oldest was written 90 s ago.
+      expect(run.lagSeconds).toBeGreaterThanOrEqual(90);
+      expect(metrics.valueOf(RELAY_LAG)).toBe(run.lagSeconds);
     } finally {
       deadQueue.destroy();
     }

@@ -1,5 +1,6 @@
 export * from "./config";
 export { createUsersLambdaHandler } from "./lambda";
+export * from "./metrics";
 export * from "./migrations";
 export * from "./passwords";
 export * from "./refresh-tokens";

@@ -1,4 +1,11 @@
-import { createLogger, createServiceApp, createTokenService, type Env, type Logger } from "@platform/core";
+import {
+  createLogger,
+  createServiceApp,
+  createTokenService,
+  type Env,
+  type Logger,
+  type Metrics,
+} from "@platform/core";
 import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
 import { loadMessagingConfig } from "@platform/messaging/config";
 import { createOutboxPublisherFromConfig } from "@platform/messaging/publisher";
@@ -13,13 +20,19 @@ import { createUsersService, type EventPublisher } from "./service";
  * On AWS (and wherever USER_EVENTS_QUEUE_URL is set) registration publishes its event at once;
  * the relay only sweeps what this misses. Without a queue the relay alone sends the rows.
  */
-function publisherFromEnv(env: Env, database: DatabaseHandle, logger: Logger): EventPublisher | undefined {
+function publisherFromEnv(
+  env: Env,
+  database: DatabaseHandle,
+  logger: Logger,
+  metrics: Metrics | undefined,
+): EventPublisher | undefined {
   if (!env.USER_EVENTS_QUEUE_URL) return undefined;
   const config = loadMessagingConfig(env);
   return createOutboxPublisherFromConfig(config, {
     db: database.db,
     sqs: createSqsClient(config),
     logger: logger.child({ component: "outbox" }),
+    ...(metrics ? { metrics } : {}),
   });
 }
 
@@ -27,6 +40,8 @@ export interface UsersRuntimeOverrides {
   logger?: Logger;
   database?: DatabaseHandle;
   publisher?: EventPublisher;
+  /** Where registrations and eager publishes are counted (EMF on Lambda, a registry locally). */
+  metrics?: Metrics;
   /** Default for USERS_DATABASE_URL when the environment has none (the embedded runtime's). */
   defaultDatabaseUrl?: string;
 }
@@ -38,7 +53,7 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
   const database =
     overrides.database ?? createDatabase(databaseConfigFromEnv("USERS", env, overrides.defaultDatabaseUrl));
   const tokens = createTokenService(config.jwt);
-  const publisher = overrides.publisher ?? publisherFromEnv(env, database, logger);
+  const publisher = overrides.publisher ?? publisherFromEnv(env, database, logger, overrides.metrics);
   const passwords = createPasswordHasher(config.bcryptCost, config.passwordWorkers);
   const service = createUsersService({
     repository: createUsersRepository(database.db),
@@ -47,6 +62,7 @@ export function createUsersRuntime(env: Env, overrides: UsersRuntimeOverrides = 
     throttle: config.loginThrottle,
     rateLimits: config.rateLimits,
     logger,
+    ...(overrides.metrics ? { metrics: overrides.metrics } : {}),
     outboxLeaseSeconds: config.outboxLeaseSeconds,
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
     ...(publisher ? { publisher } : {}),

@@ -4,6 +4,8 @@ import {
   errors,
   type IssuedToken,
   type Logger,
+  type Metrics,
+  noMetrics,
   type RateLimitState,
   rateLimitHeaders,
   type TokenService,
@@ -15,6 +17,7 @@ import {
   type UserRegisteredV1,
 } from "@platform/messaging/events";
 import type { Admission, RateLimitPolicy, ThrottlePolicy } from "./attempts";
+import { REGISTRATIONS } from "./metrics";
 import type { PasswordHasher } from "./passwords";
 import { hashRefreshToken, newRefreshToken } from "./refresh-tokens";
 import type { Attempt, NewOutboxEvent, NewSession, UserRecord, UsersRepository } from "./repository";
@@ -37,6 +40,8 @@ export interface UsersServiceDeps {
   throttle: ThrottlePolicy;
   rateLimits: { login: RateLimitPolicy; register: RateLimitPolicy };
   logger: Logger;
+  /** Registrations are counted here (an operator's view of sign-ups). */
+  metrics?: Metrics;
   publisher?: EventPublisher;
   outboxLeaseSeconds: number;
   refreshTokenTtlSeconds: number;
@@ -206,6 +211,7 @@ export function createUsersService(deps: UsersServiceDeps) {
           rateLimit,
         );
       }
+      (deps.metrics ?? noMetrics).count(REGISTRATIONS, 1);
       logger.info("user registered", { userId: user.id, eventId: event.id });
       await publishCommitted(event);
       return { result: { user, ...(await issueTokens(user.id, refreshToken)) }, rateLimit };

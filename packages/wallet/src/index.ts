@@ -4,6 +4,7 @@ export * from "./cursor";
 export * from "./key-retention";
 export { createWalletLambdaHandler, WALLET_OPERATIONS_PREFIX } from "./lambda";
 export * from "./ledger";
+export * from "./metrics";
 export * from "./migrations";
 export * from "./provisioning";
 export * from "./repository";

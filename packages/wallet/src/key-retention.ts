@@ -1,6 +1,15 @@
-import { createLogger, type Env, type Logger, withinInvocation } from "@platform/core";
+import {
+  createLogger,
+  type Env,
+  type Logger,
+  type Metrics,
+  noMetrics,
+  withinInvocation,
+} from "@platform/core";
+import { lambdaMetrics } from "@platform/core/metrics-emf";
 import { createDatabase, type Database, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
 import { loadKeyRetentionConfig } from "./config";
+import { IDEMPOTENCY_KEYS_PRUNED } from "./metrics";
 import { createWalletRepository } from "./repository";
 
 /** Keys forgotten per statement: short row locks, and a Data API answer far below its 1 MiB. */
@@ -23,12 +32,15 @@ export interface PruneRun {
 export async function pruneExpiredKeys(
   db: Database,
   retentionDays: number,
-  shouldStop: () => boolean = () => false,
+  options: { shouldStop?: () => boolean; metrics?: Metrics } = {},
 ): Promise<PruneRun> {
   const repository = createWalletRepository(db);
+  const { shouldStop = () => false, metrics = noMetrics } = options;
   const run: PruneRun = { pruned: 0, batches: 0, complete: false };
   for (;;) {
     const pruned = await repository.pruneIdempotencyKeys(retentionDays, PRUNE_BATCH_SIZE);
+    // Counted per batch: keys a later batch fails to reach were still pruned by this one.
+    metrics.count(IDEMPOTENCY_KEYS_PRUNED, pruned);
     run.pruned += pruned;
     run.batches += 1;
     if (pruned < PRUNE_BATCH_SIZE) return { ...run, complete: true };
@@ -42,6 +54,8 @@ const SAFETY_MARGIN_MS = 10_000;
 export interface KeyPrunerOverrides {
   database?: DatabaseHandle;
   logger?: Logger;
+  /** Default: CloudWatch EMF, written at the end of each invocation. */
+  metrics?: Metrics;
 }
 
 export type KeyPrunerHandler = (
@@ -59,17 +73,18 @@ export function createKeyPrunerHandler(env: Env, overrides: KeyPrunerOverrides =
   const logger =
     overrides.logger ?? createLogger({ level: config.logLevel, bindings: { service: "wallet-key-pruner" } });
   const database = overrides.database ?? createDatabase(databaseConfigFromEnv("WALLET", env));
-  return (_event, context) =>
+  const { metrics, perInvocation } = lambdaMetrics(env, "wallet-key-pruner", overrides.metrics);
+  return perInvocation((_event?: unknown, context?: { getRemainingTimeInMillis(): number }) =>
     withinInvocation(context, async () => {
-      const run = await pruneExpiredKeys(
-        database.db,
-        config.retentionDays,
-        () => context !== undefined && context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS,
-      );
+      const run = await pruneExpiredKeys(database.db, config.retentionDays, {
+        shouldStop: () => context !== undefined && context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS,
+        metrics,
+      });
       const fields = { ...run, retentionDays: config.retentionDays };
       if (run.complete) logger.info("idempotency keys pruned", fields);
       // The next run continues; several in a row mean the prune cannot keep up.
       else logger.warn("idempotency keys pruned; time ran out with keys still due", fields);
       return run;
-    });
+    }),
+  );
 }

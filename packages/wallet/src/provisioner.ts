@@ -1,4 +1,5 @@
-import { createLogger, type Env, type Logger } from "@platform/core";
+import { createLogger, type Env, type Logger, type Metrics } from "@platform/core";
+import { lambdaMetrics } from "@platform/core/metrics-emf";
 import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
 import { loadMessagingConfig, requireDeadLetterQueueUrl } from "@platform/messaging/config";
 import { createEventConsumer, type SqsBatchHandler } from "@platform/messaging/consumer";
@@ -22,14 +23,17 @@ export interface WalletProvisionerOverrides {
   database?: DatabaseHandle;
   sqs?: SqsClient;
   logger?: Logger;
+  /** Default: CloudWatch EMF, written at the end of each invocation. */
+  metrics?: Metrics;
 }
 
 export type WalletProvisionerHandler = SqsBatchHandler;
 
 /**
  * The wallet's inbound-event handler (SQS-triggered Lambda): `user.registered` provisions the
- * user's wallet and `user.closed` closes it, both idempotently and in either order. Signature checks, poison, retry tiers and partial batch responses
- * are the generic consumer's (packages/messaging); only what the wallet does with an event is here.
+ * user's wallet and `user.closed` closes it, both idempotently and in either order. Signature
+ * checks, poison, retry tiers and partial batch responses are the generic consumer's
+ * (packages/messaging); only what the wallet does with an event is here.
  */
 export function createWalletProvisionerHandler(
   env: Env,
@@ -40,12 +44,14 @@ export function createWalletProvisionerHandler(
   const logger =
     overrides.logger ?? createLogger({ level: config.logLevel, bindings: { service: "wallet-provisioner" } });
   const database = overrides.database ?? createDatabase(databaseConfigFromEnv("WALLET", env));
+  const { metrics, perInvocation } = lambdaMetrics(env, "wallet-provisioner", overrides.metrics);
 
-  return createEventConsumer({
+  const consumer = createEventConsumer({
     config,
     deadLetterQueueUrl,
     sqs: overrides.sqs ?? createSqsClient(config),
     logger,
+    metrics,
     handlers: {
       "user.registered@1": async (event) => {
         const outcome = await provisionWallet(database.db, event.data.userId);
@@ -57,4 +63,5 @@ export function createWalletProvisionerHandler(
       },
     },
   });
+  return perInvocation(consumer);
 }

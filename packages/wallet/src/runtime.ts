@@ -1,4 +1,11 @@
-import { createLogger, createServiceApp, createTokenService, type Env, type Logger } from "@platform/core";
+import {
+  createLogger,
+  createServiceApp,
+  createTokenService,
+  type Env,
+  type Logger,
+  type Metrics,
+} from "@platform/core";
 import { createDatabase, type DatabaseHandle } from "@platform/db";
 import { CHALLENGE_TAGS, mountChallengeRoutes } from "./challenge-routes";
 import { loadWalletConfig, loadWalletServiceConfig } from "./config";
@@ -13,6 +20,8 @@ export interface WalletRuntimeOverrides {
   database?: DatabaseHandle;
   /** Default for WALLET_DATABASE_URL when the environment has none (the embedded runtime's). */
   defaultDatabaseUrl?: string;
+  /** Where postings are counted (EMF on Lambda, a registry locally). */
+  metrics?: Metrics;
 }
 
 /** Everything the wallet API needs, wired once per process (or Lambda container). */
@@ -29,6 +38,7 @@ export function createWalletRuntime(env: Env, overrides: WalletRuntimeOverrides 
     repository: createWalletRepository(database.db),
     cursors: createCursorCodec(config.cursorKey),
     logger,
+    ...(overrides.metrics ? { metrics: overrides.metrics } : {}),
     readyRetrySeconds: config.readyRetrySeconds,
   });
 

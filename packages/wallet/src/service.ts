@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
-import { AppError, errors, type Logger } from "@platform/core";
+import { AppError, errors, type Logger, type Metrics, noMetrics } from "@platform/core";
 import type { CursorCodec } from "./cursor";
+import { POSTINGS } from "./metrics";
 import type {
   EntryType,
   LedgerEntry,
@@ -18,6 +19,8 @@ export interface WalletServiceDeps {
   repository: WalletRepository;
   cursors: CursorCodec;
   logger: Logger;
+  /** Postings are counted here, by type and outcome. */
+  metrics?: Metrics;
   /** Seconds a client should wait before retrying while its wallet is being provisioned. */
   readyRetrySeconds: number;
 }
@@ -174,47 +177,73 @@ export function createWalletService(deps: WalletServiceDeps) {
     }
   }
 
-  const post = async (type: PostingType, userId: string, request: PostRequest): Promise<PostResult> => {
-    const { idempotencyKey } = request;
-    const entry = {
-      id: randomUUID(),
-      userId,
-      type,
-      amountMinor: request.amountMinor,
-      description: request.description,
-      idempotencyKey,
-      fingerprint:
-        idempotencyKey === null ? null : payloadFingerprint([type, request.amountMinor, request.description]),
-    };
-    const { value, replayed } = await settle(type, () => repository.post(entry));
-    if (!replayed) {
-      logger.info("ledger entry posted", { entryId: value.id, type, amountMinor: value.amountMinor });
-    }
-    return { entry: value, replayed };
-  };
+  const metrics = deps.metrics ?? noMetrics;
 
-  const transfer = async (userId: string, request: TransferRequest): Promise<TransferResult> => {
-    const toUserId = request.toUserId.toLowerCase();
-    if (toUserId === userId) {
-      throw errors.unprocessable("SELF_TRANSFER", "A wallet cannot transfer to itself.");
+  /**
+   * Counts a posting by its type and how it ended: created, replayed, or the code of the answer
+   * that refused it (lower case); an unexpected failure is `error`. Every value comes from a
+   * fixed set, as CloudWatch dimensions must.
+   */
+  async function counted<T extends { replayed: boolean }>(
+    type: Operation,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      const result = await run();
+      metrics.count(POSTINGS, 1, { type, outcome: result.replayed ? "replayed" : "created" });
+      return result;
+    } catch (error) {
+      const outcome = error instanceof AppError ? error.code.toLowerCase() : "error";
+      metrics.count(POSTINGS, 1, { type, outcome });
+      throw error;
     }
-    const attempt = {
-      transferId: randomUUID(),
-      outgoingLegId: randomUUID(),
-      incomingLegId: randomUUID(),
-      fromUserId: userId,
-      toUserId,
-      amountMinor: request.amountMinor,
-      description: request.description,
-      idempotencyKey: request.idempotencyKey,
-      fingerprint: payloadFingerprint(["transfer", toUserId, request.amountMinor, request.description]),
-    };
-    const { value, replayed } = await settle("transfer", () => repository.transfer(attempt));
-    if (!replayed) {
-      logger.info("transfer posted", { transferId: value.id, toUserId, amountMinor: value.amountMinor });
-    }
-    return { transfer: value, replayed };
-  };
+  }
+
+  const post = (type: PostingType, userId: string, request: PostRequest): Promise<PostResult> =>
+    counted(type, async () => {
+      const { idempotencyKey } = request;
+      const entry = {
+        id: randomUUID(),
+        userId,
+        type,
+        amountMinor: request.amountMinor,
+        description: request.description,
+        idempotencyKey,
+        fingerprint:
+          idempotencyKey === null
+            ? null
+            : payloadFingerprint([type, request.amountMinor, request.description]),
+      };
+      const { value, replayed } = await settle(type, () => repository.post(entry));
+      if (!replayed) {
+        logger.info("ledger entry posted", { entryId: value.id, type, amountMinor: value.amountMinor });
+      }
+      return { entry: value, replayed };
+    });
+
+  const transfer = (userId: string, request: TransferRequest): Promise<TransferResult> =>
+    counted("transfer", async () => {
+      const toUserId = request.toUserId.toLowerCase();
+      if (toUserId === userId) {
+        throw errors.unprocessable("SELF_TRANSFER", "A wallet cannot transfer to itself.");
+      }
+      const attempt = {
+        transferId: randomUUID(),
+        outgoingLegId: randomUUID(),
+        incomingLegId: randomUUID(),
+        fromUserId: userId,
+        toUserId,
+        amountMinor: request.amountMinor,
+        description: request.description,
+        idempotencyKey: request.idempotencyKey,
+        fingerprint: payloadFingerprint(["transfer", toUserId, request.amountMinor, request.description]),
+      };
+      const { value, replayed } = await settle("transfer", () => repository.transfer(attempt));
+      if (!replayed) {
+        logger.info("transfer posted", { transferId: value.id, toUserId, amountMinor: value.amountMinor });
+      }
+      return { transfer: value, replayed };
+    });
 
   return {
     post,

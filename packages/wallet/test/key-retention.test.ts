@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createLogger } from "@platform/core";
+import { createLogger, createMetricsRegistry } from "@platform/core";
 import { type DatabaseHandle, queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
 import pg from "pg";
@@ -8,6 +8,7 @@ import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/su
 import {
   createKeyPrunerHandler,
   createWalletRuntime,
+  IDEMPOTENCY_KEYS_PRUNED,
   isReconciled,
   PRUNE_BATCH_SIZE,
   pruneExpiredKeys,
@@ -90,9 +91,11 @@ describe.each(DRIVERS)("idempotency-key retention (%s)", (driver) => {
     ).toBe(201);
 
     statements = [];
-    const run = await pruneExpiredKeys(database.db, 30);
+    const metrics = createMetricsRegistry();
+    const run = await pruneExpiredKeys(database.db, 30, { metrics });
     expect(run).toEqual({ pruned: 1, batches: 1, complete: true });
     expect(statements).toHaveLength(1);
+    expect(metrics.valueOf(IDEMPOTENCY_KEYS_PRUNED)).toBe(1);
 
     expect(await keyedEntries(user.userId)).toEqual([
       { key: null, fingerprint: null },
@@ -186,7 +189,7 @@ describe.each(DRIVERS)("idempotency-key retention (%s)", (driver) => {
     };
 
     it("stops between batches when told to, oldest first, and the next run goes on", async () => {
-      const first = await pruneExpiredKeys(database.db, 30, () => true);
+      const first = await pruneExpiredKeys(database.db, 30, { shouldStop: () => true });
       expect(first).toEqual({ pruned: PRUNE_BATCH_SIZE, batches: 1, complete: false });
       // The oldest went first.
       const [oldestLeft] = await queryRows<{ key: string }>(

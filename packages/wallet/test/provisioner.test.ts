@@ -5,14 +5,16 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
-import { eventSigningKeyId } from "@platform/core";
+import { createMetricsRegistry, eventSigningKeyId, type MetricsRegistry } from "@platform/core";
 import { createDatabase, type DatabaseHandle, queryRows } from "@platform/db";
 import {
   buildUserClosedEvent,
   buildUserRegisteredEvent,
   computeSignature,
   type DeadLetter,
+  DLQ_ARRIVALS,
   deliverOnce,
+  EVENT_RETRIES,
   EventAttribute,
   listDeadLetters,
   REDRIVE_HEADROOM,
@@ -47,6 +49,7 @@ let database: TestDatabase;
 let wallet: DatabaseHandle;
 let log: ReturnType<typeof captureLogger>;
 let handler: WalletProvisionerHandler;
+let metrics: MetricsRegistry;
 
 beforeAll(async () => {
   emulator = await startSqsEmulator();
@@ -64,10 +67,12 @@ afterAll(async () => {
 
 beforeEach(async () => {
   log = captureLogger();
+  metrics = createMetricsRegistry();
   handler = createWalletProvisionerHandler(queues.env, {
     database: wallet,
     sqs: queues.sqs,
     logger: log.logger,
+    metrics,
   });
   // Every test starts from empty queues.
   await queues.sqs.send(new PurgeQueueCommand({ QueueUrl: queues.queueUrl }));
@@ -281,6 +286,8 @@ describe("wallet provisioner", () => {
         firstReceivedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       });
       expect(Date.now() - Date.parse(String(letters[0]?.firstReceivedAt))).toBeLessThan(60_000);
+      expect(metrics.valueOf(DLQ_ARRIVALS, { reason: "poison" })).toBe(1);
+      expect(metrics.valueOf(EVENT_RETRIES, { tier: "1" })).toBe(0);
       expect(log.lines).toContainEqual(
         expect.objectContaining({
           level: "warn",
@@ -315,6 +322,7 @@ describe("wallet provisioner", () => {
       database: unavailable,
       sqs: queues.sqs,
       logger: log.logger,
+      metrics,
     });
     const userId = randomUUID();
     const { event } = await sendEvent(userId);
@@ -365,6 +373,10 @@ describe("wallet provisioner", () => {
       failures.every((line) => line.correlationId === "corr-42" && typeof line.reason === "string"),
     ).toBe(true);
     expect(JSON.stringify([letters.map((letter) => letter.reason), failures])).not.toContain(userId);
+    // An operator sees the same ladder in the metrics: one retry per tier, then one DLQ arrival.
+    expect(["1", "2", "3"].map((tier) => metrics.valueOf(EVENT_RETRIES, { tier }))).toEqual([1, 1, 1]);
+    expect(metrics.valueOf(DLQ_ARRIVALS, { reason: "exhausted" })).toBe(1);
+    expect(metrics.valueOf(DLQ_ARRIVALS, { reason: "poison" })).toBe(0);
     expect(await walletsOf(userId)).toBe(0);
 
     expect(
