@@ -73,6 +73,7 @@ async function startRuntime(dataDir: string): Promise<Runtime> {
       WALLET_PORT: "0",
       EMBEDDED_PG_PORT: "0",
       SQS_PORT: "0",
+      METRICS_PORT: "0",
     },
     // A file, not a pipe: a reader that falls behind would block the runtime's log writes.
     stdio: ["ignore", log.fd, log.fd],

@@ -77,6 +77,7 @@ describe("npm start after the runtime was killed with SIGKILL", () => {
       WALLET_PORT: String(ports[1]),
       EMBEDDED_PG_PORT: String(ports[2]),
       SQS_PORT: String(ports[3]),
+      METRICS_PORT: "0",
       LOG_LEVEL: "warn",
     };
   });

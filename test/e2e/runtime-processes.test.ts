@@ -46,6 +46,7 @@ async function npmStart(name: string, env: Record<string, string> = {}): Promise
       WALLET_PORT: "0",
       EMBEDDED_PG_PORT: "0",
       SQS_PORT: "0",
+      METRICS_PORT: "0",
       LOG_LEVEL: "warn",
       ...env,
     },

@@ -33,6 +33,7 @@ const envFor = (name: string, extra: Record<string, string> = {}): NodeJS.Proces
   WALLET_PORT: "0",
   EMBEDDED_PG_PORT: "0",
   SQS_PORT: "0",
+  METRICS_PORT: "0",
   LOG_LEVEL: "warn",
   ...extra,
 });

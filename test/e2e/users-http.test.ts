@@ -102,6 +102,9 @@ describe("npm start with a bad configuration", () => {
     ["BCRYPT_COST", "4"],
     ["WALLET_READY_RETRY_SECONDS", "0"],
     ["SQS_PORT", "http"],
+    ["METRICS_PORT", "-1"],
+    ["IDEMPOTENCY_RETENTION_DAYS", "0"],
+    ["IDEMPOTENCY_PRUNE_INTERVAL_SECONDS", "hourly"],
     ["RETRY_TIERS_SECONDS", "30,10"],
     ["DB_DRIVER", "oracle"],
   ])("stops with %s named in the message, before creating anything", async (variable, value) => {

@@ -22,6 +22,7 @@ export async function startLocalRuntimeFixture(extraEnv: Env = {}): Promise<Loca
     WALLET_PORT: "0",
     EMBEDDED_PG_PORT: "0",
     SQS_PORT: "0",
+    METRICS_PORT: "0",
     LOG_LEVEL: "silent",
     ...extraEnv,
   };

@@ -32,6 +32,8 @@ export function loadLocalConfig(source: Env) {
       WALLET_PORT: env.port(3001),
       EMBEDDED_PG_PORT: env.port(5433),
       DATA_API_PORT: env.port(0),
+      // Prometheus exporters usually live in the 9xxx range; 9464 is OpenTelemetry's.
+      METRICS_PORT: env.port(9464),
       USERS_WORKERS: env.integer({ min: 1, max: 64, default: defaultWorkersPerService() }),
       WALLET_WORKERS: env.integer({ min: 1, max: 64, default: defaultWorkersPerService() }),
       // On AWS a daily schedule prunes expired idempotency keys; locally a timer does, this often.
@@ -47,6 +49,8 @@ export function loadLocalConfig(source: Env) {
     usersPort: parsed.USERS_PORT,
     walletPort: parsed.WALLET_PORT,
     postgresPort: parsed.EMBEDDED_PG_PORT,
+    /** `GET /metrics` (Prometheus text) of the whole runtime, on HOST. */
+    metricsPort: parsed.METRICS_PORT,
     /** Processes serving each API; connections are handed to them in turn. */
     workers: { users: parsed.USERS_WORKERS, wallet: parsed.WALLET_WORKERS },
     /** How often the embedded runtime prunes idempotency keys past their retention. */

@@ -25,6 +25,7 @@ function describePlatform(runtime: LocalRuntime): string[] {
     `  wallet API  ${runtime.walletUrl}   docs: ${runtime.walletUrl}/docs   (${count(processes.wallet)})`,
     ...(runtime.postgres ? [`  PostgreSQL  ${runtime.postgres.url("<users|wallet>")}`] : []),
     `  SQS         ${runtime.sqs.queueUrl}   (DLQ ${runtime.sqs.dlqUrl})`,
+    `  metrics     ${runtime.metricsUrl}   (Prometheus text, every process summed)`,
   ];
 }
 

@@ -1,4 +1,4 @@
-import { ConfigError, type Env, env, type Logger, parseEnv } from "@platform/core";
+import { ConfigError, type Env, env, type Logger, type Metrics, noMetrics, parseEnv } from "@platform/core";
 import { type DatabaseHandle, queryRows } from "@platform/db";
 import {
   createOutboxPublisherFromConfig,
@@ -8,6 +8,7 @@ import {
   ensureQueueTopology,
   loadMessagingConfig,
   type OutboxPublisher,
+  RELAY_LAG,
   type SqsClient,
 } from "@platform/messaging";
 import { createWalletProvisionerHandler } from "@platform/wallet/provisioner";
@@ -30,6 +31,8 @@ export interface LocalMessagingOptions {
   usersDatabase: DatabaseHandle;
   walletDatabase: DatabaseHandle;
   logger: Logger;
+  /** Where the relay's and the consumer's counts go (the runtime's registry). */
+  metrics?: Metrics;
 }
 
 /** Concurrent pollers, as Lambda's event source runs several for a busy queue. */
@@ -78,6 +81,7 @@ async function replaySentEvents(usersDatabase: DatabaseHandle, seconds: number):
  */
 export async function startLocalMessaging(options: LocalMessagingOptions): Promise<LocalMessaging> {
   const { logger } = options;
+  const metrics = options.metrics ?? noMetrics;
   const settings = loadLocalMessagingSettings(options.env);
   const emulator = buildApp({ logger: false });
   const sqsEndpoint = await emulator
@@ -111,11 +115,13 @@ export async function startLocalMessaging(options: LocalMessagingOptions): Promi
       db: options.usersDatabase.db,
       sqs: client,
       logger: logger.child({ component: "outbox" }),
+      metrics,
     });
     const handler = createWalletProvisionerHandler(serviceEnv, {
       database: options.walletDatabase,
       sqs: client,
       logger: logger.child({ service: "wallet-provisioner" }),
+      metrics,
     });
 
     const replayed = await replaySentEvents(options.usersDatabase, settings.replaySeconds);
@@ -135,6 +141,8 @@ export async function startLocalMessaging(options: LocalMessagingOptions): Promi
           )
             break;
         }
+        // What the scheduled relay reports on AWS after each run.
+        metrics.set(RELAY_LAG, await publisher.oldestPendingAgeSeconds());
       } catch (error) {
         logger.error("outbox relay pass failed", { reason: describeError(error) });
       }

@@ -2,7 +2,7 @@ import cluster, { type Worker } from "node:cluster";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { ConfigError, type Env, type Logger } from "@platform/core";
+import { ConfigError, type Env, type Logger, type MetricSample } from "@platform/core";
 import { type FromService, isFromService, type ServiceName, type ToService } from "./ipc";
 import { portInUseProblem } from "./preflight";
 
@@ -15,6 +15,8 @@ const STOP_TIMEOUT_MS = 10_000;
 export interface ServiceProcesses {
   url: string;
   pids(): number[];
+  /** Every process's counts so far; rejects when one does not answer within `timeoutMs`. */
+  collectMetrics(timeoutMs: number): Promise<MetricSample[]>;
   /** Drains and stops every process of the service. */
   stop(): Promise<void>;
 }
@@ -61,13 +63,42 @@ function waitForReady(worker: Worker, options: ServiceProcessOptions, port: numb
       reject(new Error(`the ${options.service} process exited during start-up (${signal ?? code})`));
     worker.once("exit", onExit);
     worker.on("message", function onMessage(message: unknown) {
-      if (!isFromService(message)) return;
+      if (!isFromService(message) || message.type === "metrics") return;
       worker.off("message", onMessage);
       worker.off("exit", onExit);
       const reply: FromService = message;
       if (reply.type === "ready") return resolve();
       reject(reply.code === "EADDRINUSE" ? portInUse(options, port) : new Error(reply.message));
     });
+  });
+}
+
+let lastRequest = 0;
+
+/** One process's counts (its registry's snapshot), asked for over the IPC channel. */
+function collectFrom(worker: Worker, service: ServiceName, timeoutMs: number): Promise<MetricSample[]> {
+  const id = ++lastRequest;
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      worker.off("message", onMessage);
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`the ${service} process ${worker.process.pid} did not report its metrics in time`));
+    }, timeoutMs);
+    function onMessage(message: unknown) {
+      if (!isFromService(message) || message.type !== "metrics" || message.id !== id) return;
+      done();
+      resolve(message.samples);
+    }
+    worker.on("message", onMessage);
+    if (!worker.isConnected()) {
+      done();
+      reject(new Error(`the ${service} process ${worker.process.pid} is gone`));
+      return;
+    }
+    worker.send({ type: "collect-metrics", id } satisfies ToService);
   });
 }
 
@@ -124,6 +155,8 @@ export async function startServiceProcesses(options: ServiceProcessOptions): Pro
   return {
     url: `http://${host}:${port}`,
     pids: () => workers.flatMap((worker) => (worker.isDead() ? [] : [worker.process.pid ?? 0])),
+    collectMetrics: async (timeoutMs) =>
+      (await Promise.all(workers.map((worker) => collectFrom(worker, options.service, timeoutMs)))).flat(),
     stop,
   };
 }

@@ -3,6 +3,7 @@ import {
   ConfigError,
   type ConfigProblem,
   createLogger,
+  createMetricsRegistry,
   type Env,
   type Logger,
   loadAll,
@@ -16,19 +17,26 @@ import {
   releaseDataDirectory,
   startEmbeddedPostgres,
 } from "@platform/db/embedded";
-import { loadMessagingConfig } from "@platform/messaging";
-import { loadUsersConfig, usersMigrationsFolder } from "@platform/users";
+import { loadMessagingConfig, MESSAGING_METRICS } from "@platform/messaging";
+import { loadUsersConfig, USERS_METRICS, usersMigrationsFolder } from "@platform/users";
 import {
   loadKeyRetentionConfig,
   loadWalletServiceConfig,
   pruneExpiredKeys,
+  WALLET_METRICS,
   walletMigrationsFolder,
 } from "@platform/wallet";
 import { type LocalConfig, loadLocalConfig } from "./config";
 import { loadLocalMessagingSettings, startLocalMessaging } from "./messaging";
+import { serveMetrics } from "./metrics-endpoint";
 import { runPeriodically } from "./periodic";
 import { checkListeners, type PlannedPort, portInUseProblem, prepareDataDir } from "./preflight";
 import { type ServiceProcesses, startServiceProcesses } from "./processes";
+
+/** Every metric of the platform, listed by /metrics even before it was first recorded. */
+const PLATFORM_METRICS = [...USERS_METRICS, ...WALLET_METRICS, ...MESSAGING_METRICS];
+/** How long a scrape waits for an API process to report its counts. */
+const COLLECT_TIMEOUT_MS = 2_000;
 
 /** Placeholder ARNs: the emulator requires ARN-shaped values but does not check them further. */
 const localDataApiCoordinates = {
@@ -44,6 +52,8 @@ export interface LocalRuntime {
   usersUrl: string;
   walletUrl: string;
   sqs: { endpoint: string; queueUrl: string; dlqUrl: string };
+  /** `GET` it for every counter of every process, in Prometheus text format. */
+  metricsUrl: string;
   /** The embedded PostgreSQL server, when one was started. */
   postgres?: EmbeddedServerInfo;
   /** The processes serving each API (ids of the live ones). */
@@ -135,6 +145,7 @@ function fixedPorts(config: LocalConfig, messagingPort: number, dataApi: boolean
     { variable: "USERS_PORT", port: config.usersPort, host: config.host },
     { variable: "WALLET_PORT", port: config.walletPort, host: config.host },
     { variable: "SQS_PORT", port: messagingPort, host: "127.0.0.1" },
+    { variable: "METRICS_PORT", port: config.metricsPort, host: config.host },
     ...(dataApi ? [{ variable: "DATA_API_PORT", port: config.dataApiPort, host: "127.0.0.1" }] : []),
     ...postgresPort(config),
   ].filter((entry) => entry.port !== 0);
@@ -273,11 +284,14 @@ export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions =
     const usersDatabase = databases.users;
     const walletDatabase = databases.wallet;
 
+    // This process's counts (relay, consumer, key prune); the API processes keep their own.
+    const metrics = createMetricsRegistry();
     const messaging = await startLocalMessaging({
       env: serviceEnv,
       usersDatabase,
       walletDatabase,
       logger: logger.child({ component: "messaging" }),
+      metrics,
     });
     cleanup.push(() => messaging.stop());
 
@@ -286,6 +300,7 @@ export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions =
       try {
         const run = await pruneExpiredKeys(walletDatabase.db, keyRetention.retentionDays, {
           shouldStop: stopped,
+          metrics,
         });
         if (run.pruned > 0)
           logger.info("idempotency keys pruned", { ...run, retentionDays: keyRetention.retentionDays });
@@ -330,10 +345,26 @@ export async function startLocalRuntime(env: Env, options: LocalRuntimeOptions =
     if (users?.status !== "fulfilled") throw users?.reason;
     if (wallet?.status !== "fulfilled") throw wallet?.reason;
 
+    // One /metrics for the whole runtime: this process's counts and every API process's, summed.
+    const endpoint = await serveMetrics({
+      port: config.metricsPort,
+      host: config.host,
+      declared: PLATFORM_METRICS,
+      collect: async () => {
+        const all = createMetricsRegistry();
+        all.merge(metrics.snapshot());
+        for (const service of [users.value, wallet.value])
+          all.merge(await service.collectMetrics(COLLECT_TIMEOUT_MS));
+        return all.snapshot();
+      },
+    });
+    cleanup.push(() => endpoint.close());
+
     return {
       usersUrl: users.value.url,
       walletUrl: wallet.value.url,
       sqs: { endpoint: messaging.sqsEndpoint, queueUrl: messaging.queueUrl, dlqUrl: messaging.dlqUrl },
+      metricsUrl: endpoint.url,
       ...(postgres ? { postgres } : {}),
       processes: () => ({ users: users.value.pids(), wallet: wallet.value.pids() }),
       stop,

@@ -4,7 +4,7 @@
  * key settings already resolved) and serves the connections the runtime distributes to it.
  */
 import cluster from "node:cluster";
-import { ConfigError, createLogger, loadLogLevel } from "@platform/core";
+import { ConfigError, createLogger, createMetricsRegistry, loadLogLevel } from "@platform/core";
 import { listen, type RunningServer } from "./http";
 import type { FromService, ServiceName, ToService } from "./ipc";
 import { createStdoutLogWriter } from "./log-destination";
@@ -28,10 +28,12 @@ async function main() {
     bindings: { service },
     write: createStdoutLogWriter(),
   });
+  // Counted here, summed by the runtime over every process when /metrics is read.
+  const metrics = createMetricsRegistry();
   const runtime =
     service === "users"
-      ? (await import("@platform/users")).createUsersRuntime(env, { logger })
-      : (await import("@platform/wallet")).createWalletRuntime(env, { logger });
+      ? (await import("@platform/users")).createUsersRuntime(env, { logger, metrics })
+      : (await import("@platform/wallet")).createWalletRuntime(env, { logger, metrics });
   let server: RunningServer;
   try {
     server = await listen(runtime.app.fetch, Number(env.SERVICE_PORT), String(env.SERVICE_HOST));
@@ -54,6 +56,8 @@ async function main() {
   };
   process.on("message", (message: ToService) => {
     if (message?.type === "stop") void stop();
+    if (message?.type === "collect-metrics")
+      send({ type: "metrics", id: message.id, samples: metrics.snapshot() });
   });
   process.on("SIGTERM", () => void stop());
   // The runtime is gone (killed without a chance to stop us): do not outlive it.
