@@ -15,7 +15,7 @@ export default $config({
   },
   async run() {
     // Imported here, not at the top: the SST globals (sst, aws, $app) exist only inside run().
-    const { describeDeployment } = await import("./infra/functions");
+    const { describeAlarms, describeDeployment } = await import("./infra/functions");
     const { retainStatefulResources } = await import("./infra/retention");
     const { createNetwork } = await import("./infra/network");
     const { createSecrets } = await import("./infra/secrets");
@@ -30,9 +30,10 @@ export default $config({
 
     // First: it applies only to resources created after it.
     retainStatefulResources($app.stage);
-    const { topology, functions } = describeDeployment(`${$app.name}-${$app.stage}`, {
+    const deployment = describeDeployment(`${$app.name}-${$app.stage}`, {
       corsAllowedOrigins: process.env.CORS_ALLOWED_ORIGINS,
     });
+    const { topology, functions } = deployment;
     const vpc = createNetwork();
     const secrets = createSecrets();
     const databases = createDatabases(vpc);
@@ -63,7 +64,7 @@ export default $config({
       if (spec.schedule) createScheduledFunction(spec.name, spec.schedule, args(spec));
     }
     subscribeWalletProvisioner(queues.queue, topology, args(functions.walletProvisioner));
-    const alarms = createAlarms(topology, queues);
+    const alarms = createAlarms(describeAlarms(deployment));
 
     return {
       // `npm run test:deployed -- --stage NAME` checks that .sst/outputs.json is this stage's.

@@ -1,39 +1,26 @@
-import type { QueueTopology } from "../packages/messaging/src/topology";
-import { oldestMessageAlarmSeconds } from "./functions";
+import type { AlarmSpec } from "./functions";
 
 /**
- * Alarms publish to one SNS topic (subscribe an email or a pager to it). SQS stops emitting
- * metrics for an idle queue, so missing data counts as healthy.
+ * The alarms of the deployment table (`describeAlarms` in infra/functions.ts), publishing to one
+ * SNS topic (subscribe an email or a pager to it), on alarm and when back to OK.
  */
-export function createAlarms(
-  topology: QueueTopology,
-  queues: { queue: sst.aws.Queue; deadLetter: sst.aws.Queue },
-) {
+export function createAlarms(alarms: readonly AlarmSpec[]) {
   const topic = new sst.aws.SnsTopic("Alarms");
-  const actions = { alarmActions: [topic.arn], okActions: [topic.arn], treatMissingData: "notBreaching" };
-  new aws.cloudwatch.MetricAlarm("UserEventsDlqNotEmpty", {
-    alarmDescription: `Messages in ${topology.deadLetterQueueName}: inspect them (npm run dlq -- list) and redrive them (npm run dlq -- redrive).`,
-    namespace: "AWS/SQS",
-    metricName: "ApproximateNumberOfMessagesVisible",
-    dimensions: { QueueName: queues.deadLetter.nodes.queue.name },
-    statistic: "Maximum",
-    period: 60,
-    evaluationPeriods: 1,
-    threshold: 0,
-    comparisonOperator: "GreaterThanThreshold",
-    ...actions,
-  });
-  new aws.cloudwatch.MetricAlarm("UserEventsOldestMessage", {
-    alarmDescription: `The oldest message in ${topology.queueName} outlived its whole retry ladder: the consumer is stuck or failing.`,
-    namespace: "AWS/SQS",
-    metricName: "ApproximateAgeOfOldestMessage",
-    dimensions: { QueueName: queues.queue.nodes.queue.name },
-    statistic: "Maximum",
-    period: 60,
-    evaluationPeriods: 3,
-    threshold: oldestMessageAlarmSeconds(topology),
-    comparisonOperator: "GreaterThanThreshold",
-    ...actions,
-  });
+  for (const alarm of alarms) {
+    new aws.cloudwatch.MetricAlarm(alarm.name, {
+      alarmDescription: alarm.description,
+      namespace: alarm.namespace,
+      metricName: alarm.metricName,
+      dimensions: { ...alarm.dimensions },
+      statistic: alarm.statistic,
+      period: alarm.periodSeconds,
+      evaluationPeriods: alarm.evaluationPeriods,
+      threshold: alarm.threshold,
+      comparisonOperator: alarm.comparison,
+      treatMissingData: alarm.missingData,
+      alarmActions: [topic.arn],
+      okActions: [topic.arn],
+    });
+  }
   return topic;
 }

@@ -8,6 +8,7 @@
 import * as z from "zod/mini";
 import { loadCorsConfig } from "../packages/core/src/common-config";
 import { type Env, env, parseEnv } from "../packages/core/src/config";
+import { RELAY_LAG } from "../packages/messaging/src/metrics";
 import { buildTopology, ladderLength, type QueueTopology } from "../packages/messaging/src/topology";
 
 /** Names of the linkable resources; functions/_shared/aws-env.ts maps each to variables. */
@@ -294,6 +295,74 @@ export const API_ROUTES: readonly { route: string; target: "usersApi" | "walletA
 export function oldestMessageAlarmSeconds(topology: QueueTopology): number {
   const tiers = topology.retryTiersSeconds.reduce((sum, tier) => sum + tier, 0);
   return tiers + ladderLength(topology) * topology.consumerTimeoutSeconds + 60;
+}
+
+/** How old the oldest pending outbox row may get before the relay is considered stuck. */
+export const RELAY_LAG_ALARM_SECONDS = 300;
+
+/** A CloudWatch alarm, as data: infra/alarms.ts creates it, infra/topology.test.ts checks it. */
+export interface AlarmSpec {
+  name: string;
+  description: string;
+  namespace: string;
+  metricName: string;
+  dimensions: Readonly<Record<string, string>>;
+  statistic: "Maximum";
+  periodSeconds: number;
+  evaluationPeriods: number;
+  threshold: number;
+  comparison: "GreaterThanThreshold";
+  /** What a period without data counts as. */
+  missingData: "notBreaching" | "breaching";
+}
+
+/**
+ * What pages an operator: a dead letter, a message the consumer is not getting through, and an
+ * outbox the relay is not emptying. SQS stops emitting metrics for an idle queue, so missing data
+ * is healthy there; the relay reports its lag on every run (0 when nothing is pending), so a
+ * relay that stopped reporting is as alarming as one that falls behind.
+ */
+export function describeAlarms(deployment: Deployment): AlarmSpec[] {
+  const { topology, functions } = deployment;
+  const relay = functions.outboxRelay.environment;
+  const queueAlarm = { namespace: "AWS/SQS", statistic: "Maximum", periodSeconds: 60 } as const;
+  return [
+    {
+      ...queueAlarm,
+      name: "UserEventsDlqNotEmpty",
+      description: `Messages in ${topology.deadLetterQueueName}: inspect them (npm run dlq -- list) and redrive them (npm run dlq -- redrive).`,
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: topology.deadLetterQueueName },
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparison: "GreaterThanThreshold",
+      missingData: "notBreaching",
+    },
+    {
+      ...queueAlarm,
+      name: "UserEventsOldestMessage",
+      description: `The oldest message in ${topology.queueName} outlived its whole retry ladder: the consumer is stuck or failing.`,
+      metricName: "ApproximateAgeOfOldestMessage",
+      dimensions: { QueueName: topology.queueName },
+      evaluationPeriods: 3,
+      threshold: oldestMessageAlarmSeconds(topology),
+      comparison: "GreaterThanThreshold",
+      missingData: "notBreaching",
+    },
+    {
+      name: "OutboxRelayLag",
+      description: `An outbox row has been pending for over ${RELAY_LAG_ALARM_SECONDS} s, or the relay stopped reporting: the queue refuses sends or the relay is not running (see its logs).`,
+      namespace: String(relay.POWERTOOLS_METRICS_NAMESPACE),
+      metricName: RELAY_LAG.name,
+      dimensions: { service: String(relay.POWERTOOLS_SERVICE_NAME) },
+      statistic: "Maximum",
+      periodSeconds: 60,
+      evaluationPeriods: 3,
+      threshold: RELAY_LAG_ALARM_SECONDS,
+      comparison: "GreaterThanThreshold",
+      missingData: "breaching",
+    },
+  ];
 }
 
 export interface DatabaseScaling {

@@ -9,6 +9,7 @@ import {
   ladderLength,
   loadMessagingConfig,
   REDRIVE_HEADROOM,
+  RELAY_LAG,
   requireDeadLetterQueueUrl,
   retryDelayFor,
 } from "@platform/messaging";
@@ -32,10 +33,12 @@ import {
   API_ROUTES,
   type Deployment,
   databaseScaling,
+  describeAlarms,
   describeDeployment,
   type FunctionSpec,
   type LinkName,
   oldestMessageAlarmSeconds,
+  RELAY_LAG_ALARM_SECONDS,
   RETAINED_IN_PRODUCTION,
   retainedResourceTypes,
   SWAGGER_UI_FILES,
@@ -406,7 +409,14 @@ describe("HTTP API", () => {
   });
 });
 
-describe("metrics", () => {
+describe("metrics and alarms", () => {
+  const alarms = describeAlarms(describeDeployment("users-wallet-platform-ci"));
+  const alarm = (name: string) => {
+    const found = alarms.find((candidate) => candidate.name === name);
+    if (!found) throw new Error(`no alarm ${name}`);
+    return found;
+  };
+
   it("writes every function's metrics to the stage's namespace, each function its own service", () => {
     const emitters = entries.filter(([key]) => !key.endsWith("Migrator"));
     const services = emitters.map(([, spec]) => loadMetricsConfig(deployedEnv(spec), "unset"));
@@ -423,6 +433,51 @@ describe("metrics", () => {
     // On AWS a function without a namespace refuses to start rather than write where no alarm looks.
     const { POWERTOOLS_METRICS_NAMESPACE: _, ...without } = deployedEnv(functions.outboxRelay);
     expect(() => loadMetricsConfig(without, "outbox-relay")).toThrow(/POWERTOOLS_METRICS_NAMESPACE/);
+  });
+
+  it("pages on any message in the DLQ", () => {
+    expect(alarm("UserEventsDlqNotEmpty")).toMatchObject({
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: topology.deadLetterQueueName },
+      statistic: "Maximum",
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparison: "GreaterThanThreshold",
+      missingData: "notBreaching",
+    });
+  });
+
+  it("pages when the oldest message outlived the retry ladder", () => {
+    expect(alarm("UserEventsOldestMessage")).toMatchObject({
+      namespace: "AWS/SQS",
+      metricName: "ApproximateAgeOfOldestMessage",
+      dimensions: { QueueName: topology.queueName },
+      threshold: oldestMessageAlarmSeconds(topology),
+    });
+  });
+
+  it("pages on relay lag, reading the relay's own metric, and on a relay that stopped reporting", () => {
+    const relay = loadMetricsConfig(deployedEnv(functions.outboxRelay), "unset");
+    expect(alarm("OutboxRelayLag")).toEqual({
+      name: "OutboxRelayLag",
+      description: expect.stringContaining("pending"),
+      namespace: relay.namespace,
+      metricName: RELAY_LAG.name,
+      dimensions: { service: relay.service },
+      statistic: "Maximum",
+      periodSeconds: 60,
+      evaluationPeriods: 3,
+      threshold: RELAY_LAG_ALARM_SECONDS,
+      comparison: "GreaterThanThreshold",
+      missingData: "breaching",
+    });
+    // The relay runs every minute: a lag over the threshold is several runs that could not send.
+    expect(RELAY_LAG_ALARM_SECONDS).toBeGreaterThanOrEqual(3 * 60);
+  });
+
+  it("names each alarm once", () => {
+    expect(new Set(alarms.map((candidate) => candidate.name)).size).toBe(alarms.length);
   });
 });
 
