@@ -52,7 +52,10 @@ export function createEmfMetrics(options: { namespace: string; service: string }
   };
 }
 
-/** Writes the metrics of each invocation when it ends, whether it answered or threw. */
+/**
+ * Writes the metrics of each invocation when it ends, whether it answered or threw. Metrics never
+ * decide an invocation's outcome: a failure to write them is reported on standard error only.
+ */
 export function flushedPerInvocation<E, C, R>(
   metrics: Pick<EmfMetrics, "flush">,
   handler: (event: E, context: C) => Promise<R>,
@@ -61,9 +64,20 @@ export function flushedPerInvocation<E, C, R>(
     try {
       return await handler(event, context);
     } finally {
-      await metrics.flush();
+      await metrics.flush().catch((error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        process.stderr.write(
+          `${JSON.stringify({ level: "warn", message: "metrics not written", reason })}\n`,
+        );
+      });
     }
   };
+}
+
+export interface LambdaMetrics {
+  metrics: Metrics;
+  /** The handler, writing the invocation's metrics when it ends (when they are EMF). */
+  perInvocation<E, C, R>(handler: (event: E, context: C) => Promise<R>): (event: E, context: C) => Promise<R>;
 }
 
 /**
@@ -71,14 +85,8 @@ export function flushedPerInvocation<E, C, R>(
  * registry, a test's), or CloudWatch EMF per POWERTOOLS_METRICS_NAMESPACE and
  * POWERTOOLS_SERVICE_NAME (validated now, at init), written when each invocation ends.
  */
-export function lambdaMetrics(env: Env, defaultService: string, given?: Metrics) {
-  const emf = given ? undefined : createEmfMetrics(loadMetricsConfig(env, defaultService));
-  return {
-    metrics: given ?? (emf as EmfMetrics),
-    perInvocation<E, C, R>(
-      handler: (event: E, context: C) => Promise<R>,
-    ): (event: E, context: C) => Promise<R> {
-      return emf ? flushedPerInvocation(emf, handler) : handler;
-    },
-  };
+export function lambdaMetrics(env: Env, defaultService: string, given?: Metrics): LambdaMetrics {
+  if (given) return { metrics: given, perInvocation: (handler) => handler };
+  const emf = createEmfMetrics(loadMetricsConfig(env, defaultService));
+  return { metrics: emf, perInvocation: (handler) => flushedPerInvocation(emf, handler) };
 }

@@ -60,6 +60,26 @@ describe("CloudWatch EMF through Powertools", () => {
     expect(readings(documents, "Registrations").map((reading) => reading.value)).toEqual([1, 1]);
   });
 
+  it("never lets a failure to write metrics change an invocation's answer", async () => {
+    const broken = { flush: () => Promise.reject(new Error("stdout closed")) };
+    const errors: string[] = [];
+    const original = process.stderr.write;
+    process.stderr.write = ((chunk: string) => {
+      errors.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      expect(
+        await flushedPerInvocation(broken, async (_event: unknown, _context: unknown) => "answered")({}, {}),
+      ).toBe("answered");
+    } finally {
+      process.stderr.write = original;
+    }
+    expect(errors.map((line) => JSON.parse(line))).toEqual([
+      { level: "warn", message: "metrics not written", reason: "stdout closed" },
+    ]);
+  });
+
   it("writes nothing when POWERTOOLS_METRICS_DISABLED is true (as in these tests' setup)", async () => {
     const lines: string[] = [];
     const original = process.stdout.write;
