@@ -18,7 +18,17 @@ export interface BundleFigures {
   bytes: number;
   /** Milliseconds from the start of the import to the handler being ready, median of `runs`. */
   initMs: number;
-  runs: number[];
+  /**
+   * CPU milliseconds (user + system, every thread of the process) the same imports took, median:
+   * on a busy machine the wall time includes waiting for a core, this does not.
+   */
+  initCpuMs: number;
+  runs: InitRun[];
+}
+
+export interface InitRun {
+  wallMs: number;
+  cpuMs: number;
 }
 
 const median = (values: number[]) => {
@@ -26,16 +36,18 @@ const median = (values: number[]) => {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 };
 
-async function importTime(file: string, env: Record<string, string>): Promise<number> {
-  const script = `const started = performance.now();
+async function importTime(file: string, env: Record<string, string>): Promise<InitRun> {
+  const script = `const cpu = process.cpuUsage();
+const started = performance.now();
 const module = await import(${JSON.stringify(pathToFileURL(file).href)});
-const elapsed = performance.now() - started;
+const wallMs = performance.now() - started;
+const { user, system } = process.cpuUsage(cpu);
 if (typeof module.handler !== "function") throw new Error("no handler export");
-process.stdout.write(String(elapsed));`;
+process.stdout.write(JSON.stringify({ wallMs, cpuMs: (user + system) / 1000 }));`;
   const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
     env: { PATH: process.env.PATH ?? "", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
   });
-  return Number(stdout);
+  return JSON.parse(stdout) as InitRun;
 }
 
 export async function measureBundles(root: string, runs = 5): Promise<BundleFigures[]> {
@@ -51,11 +63,17 @@ export async function measureBundles(root: string, runs = 5): Promise<BundleFigu
         (candidate) => candidate.entry === `functions/${fn.name}.ts`,
       );
       if (!spec) throw new Error(`no deployment entry for ${fn.name}`);
-      const times: number[] = [];
+      const measured: InitRun[] = [];
       // One after another: parallel cold starts would measure each other.
       for (let run = 0; run < runs; run += 1)
-        times.push(await importTime(fn.file, deployedProcessEnv(spec, linked)));
-      figures.push({ name: fn.name, bytes: fn.bytes, initMs: median(times), runs: times });
+        measured.push(await importTime(fn.file, deployedProcessEnv(spec, linked)));
+      figures.push({
+        name: fn.name,
+        bytes: fn.bytes,
+        initMs: median(measured.map((run) => run.wallMs)),
+        initCpuMs: median(measured.map((run) => run.cpuMs)),
+        runs: measured,
+      });
     }
     return figures;
   } finally {
