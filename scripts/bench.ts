@@ -9,7 +9,9 @@
  * wake-up of a process; the report gives the load average).
  *
  * Options (environment): BENCH_DURATION seconds per round (10), BENCH_ROUNDS (3, the median is
- * reported), BENCH_CONNECTIONS (16), BENCH_ONLY (comma-separated beginnings of workload names),
+ * reported), BENCH_CONNECTIONS (16), BENCH_RATE (requests per second over all connections
+ * together, for the autocannon workloads; unset: as fast as they answer), BENCH_ONLY
+ * (comma-separated beginnings of workload names),
  * BENCH_BUNDLES=0 to skip the bundles.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -31,6 +33,11 @@ const setting = (name: string, fallback: number) => {
 const DURATION = setting("BENCH_DURATION", 10);
 const ROUNDS = setting("BENCH_ROUNDS", 3);
 const CONNECTIONS = setting("BENCH_CONNECTIONS", 16);
+/**
+ * A fixed request rate makes CPU per request comparable between workloads and runs: the fewer
+ * requests a second, the more each pays for its processes waking up.
+ */
+const RATE = process.env.BENCH_RATE === undefined ? undefined : setting("BENCH_RATE", 1);
 const ONLY = process.env.BENCH_ONLY?.split(",").map((name) => name.trim());
 const READY_USERS = 50;
 /** Concurrent logins in the "…logins at once" workloads (the reproduction used 20). */
@@ -240,7 +247,13 @@ const median = (values: number[]) => percentile(values, 0.5);
 
 function load(url: string, request: Request | Request[], duration: number): Promise<Measured> {
   const requests = Array.isArray(request) ? request : [request];
-  return autocannon({ url, connections: CONNECTIONS, duration, requests }).then(fromAutocannon);
+  return autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration,
+    requests,
+    ...(RATE === undefined ? {} : { overallRate: RATE }),
+  }).then(fromAutocannon);
 }
 
 /** The machine's 1-minute load average when the run began: other work skews rates and latencies. */
@@ -520,6 +533,7 @@ function report(
     "BENCH_DURATION",
     "BENCH_ROUNDS",
     "BENCH_CONNECTIONS",
+    "BENCH_RATE",
     "BENCH_ONLY",
     "BENCH_BUNDLES",
     "BCRYPT_WORKERS",

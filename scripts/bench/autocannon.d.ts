@@ -12,6 +12,8 @@ declare module "autocannon" {
     connections?: number;
     duration?: number;
     amount?: number;
+    /** Requests per second over all connections together (per worker; this runs one). */
+    overallRate?: number;
     timeout?: number;
     requests?: Request[];
   }
