@@ -6,7 +6,7 @@ import { ACCOUNT_WIDE } from "./schema";
 // into the statements a request already makes: reserving an attempt never costs a round trip.
 
 /**
- * The login throttle (decision 51). Per account and client, `freeFailures` wrong passwords go
+ * The login throttle (decision 52). Per account and client, `freeFailures` wrong passwords go
  * unhindered; then each further attempt waits `delayBaseSeconds`, doubled at each failure up to
  * `delayMaxSeconds` (OWASP's progressive delay), and one at a time. Per account, from every
  * client together, `accountMaxFailures` wrong passwords lock it for `lockoutSeconds`: a ceiling

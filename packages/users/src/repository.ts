@@ -207,7 +207,7 @@ export function createUsersRepository(db: Database) {
 
     /**
      * Counts a login against the client's rate limit, reserves the attempt in the login throttle
-     * (decision 51) and reads the credentials, in one round trip, before any bcrypt comparison.
+     * (decision 52) and reads the credentials, in one round trip, before any bcrypt comparison.
      * Always returns a row.
      */
     async reserveLogin(

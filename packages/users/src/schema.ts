@@ -62,7 +62,7 @@ export const loginThrottle = pgTable("login_throttle", {
 export const ACCOUNT_WIDE = "*";
 
 /**
- * The login throttle (decision 51): wrong passwords per normalised email and client (the client's
+ * The login throttle (decision 52): wrong passwords per normalised email and client (the client's
  * IP address, see clientAddress), with progressive delays, and per email from every client
  * (`client` = ACCOUNT_WIDE), with a hard ceiling. The email need not belong to an account, so the
  * throttle never tells which addresses have one. In the database so every Lambda instance counts

@@ -7,7 +7,7 @@ import * as z from "zod/mini";
 // Routes are declared the way OpenAPI describes them (method, path, request parts, responses) with
 // zod schemas, validated with those schemas and listed in an OpenAPI 3.1 document built from them.
 // This is what @hono/zod-openapi did, on zod's tree-shakable "mini" API instead of its classic one:
-// classic zod alone weighed more than a whole Lambda bundle may (decision 45).
+// classic zod alone weighed more than a whole Lambda bundle may (decision 46).
 
 /** A schema as routes give it: any zod (mini) schema. */
 export type Schema = z.ZodMiniType;
