@@ -2,13 +2,14 @@ import { randomBytes } from "node:crypto";
 import { createDataApiEmulator, type DataApiEmulator } from "@platform/data-api-emulator";
 import {
   createDatabase,
+  type Database,
   type DatabaseConfig,
   type DatabaseHandle,
   migrateDatabase,
   type SessionTimeouts,
 } from "@platform/db";
 import pg from "pg";
-import { afterAll, inject } from "vitest";
+import { afterAll, beforeAll, beforeEach, inject } from "vitest";
 
 export type DriverName = DatabaseConfig["driver"];
 
@@ -101,5 +102,77 @@ export async function createTestDatabase(
     open,
     drop: () =>
       admin((client) => client.query(`drop database if exists "${name}" with (force)`)).then(() => undefined),
+  };
+}
+
+export interface SuiteDatabaseOptions {
+  /** Prefix of the database's name. */
+  prefix: string;
+  migrationsFolder: string;
+  driver: DriverName;
+  poolMax?: number;
+  timeouts?: SessionTimeouts;
+}
+
+/** A `describe` block's database; read its members inside hooks and tests, once `beforeAll` ran. */
+export interface SuiteDatabase {
+  readonly testDb: TestDatabase;
+  readonly database: DatabaseHandle;
+  readonly db: Database;
+  /**
+   * SQL text of every statement the handle ran since the current test began; empty it
+   * (`statements.length = 0`) to count the statements of what follows.
+   */
+  readonly statements: string[];
+}
+
+/**
+ * Registers, in the calling `describe`, a migrated database opened under one driver with its
+ * statements captured: created before all, closed and dropped after all, captures forgotten
+ * before each test.
+ */
+export function useSuiteDatabase(options: SuiteDatabaseOptions): SuiteDatabase {
+  let testDb: TestDatabase | undefined;
+  let database: DatabaseHandle | undefined;
+  const statements: string[] = [];
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined)
+      throw new Error("the suite database is opened by beforeAll: read it in hooks and tests");
+    return value;
+  };
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase(
+      options.prefix,
+      options.migrationsFolder,
+      options.timeouts ? { timeouts: options.timeouts } : {},
+    );
+    database = testDb.open({
+      driver: options.driver,
+      ...(options.poolMax === undefined ? {} : { poolMax: options.poolMax }),
+      onStatement: (text) => statements.push(text),
+    });
+  });
+
+  afterAll(async () => {
+    await database?.close();
+    await testDb?.drop();
+  });
+
+  beforeEach(() => {
+    statements.length = 0;
+  });
+
+  return {
+    get testDb() {
+      return ready(testDb);
+    },
+    get database() {
+      return ready(database);
+    },
+    get db() {
+      return ready(database).db;
+    },
+    statements,
   };
 }

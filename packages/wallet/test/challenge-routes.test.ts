@@ -1,21 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { createLogger } from "@platform/core";
-import type { DatabaseHandle } from "@platform/db";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
-import {
-  CHALLENGE_LIST_LIMIT,
-  createWalletRuntime,
-  isReconciled,
-  reconcileWallets,
-  type WalletRuntime,
-  walletMigrationsFolder,
-} from "../src/index";
-import { client, type EntryBody, newUser, type Problem } from "./support";
-
-const silent = createLogger({ level: "silent" });
-
-type User = Awaited<ReturnType<typeof newUser>>;
+import { describe, expect, it } from "vitest";
+import { DRIVERS } from "../../../test/support/database";
+import { CHALLENGE_LIST_LIMIT, isReconciled, reconcileWallets } from "../src/index";
+import { type EntryBody, newUser, type Problem, type TestUser, useWalletSuite } from "./support";
 
 interface ChallengeTransaction {
   id: string;
@@ -25,33 +12,12 @@ interface ChallengeTransaction {
 }
 
 describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (driver) => {
-  let testDb: TestDatabase;
-  let database: DatabaseHandle;
-  let runtime: WalletRuntime;
-  let statements: string[] = [];
-  let api: ReturnType<typeof client>;
+  const suite = useWalletSuite(driver, { prefix: "wallet_challenge" });
+  const { api, statements, balanceOf } = suite;
 
-  beforeAll(async () => {
-    testDb = await createTestDatabase("wallet_challenge", walletMigrationsFolder);
-    database = testDb.open({ driver, onStatement: (text) => statements.push(text) });
-    runtime = createWalletRuntime({}, { database, logger: silent });
-    api = client((path, init) => runtime.app.request(path, init));
-  });
-
-  afterAll(async () => {
-    await database?.close();
-    await testDb?.drop();
-  });
-
-  beforeEach(() => {
-    statements = [];
-  });
-
-  const balanceOf = async (user: User) =>
-    ((await (await api.get("/v1/balance", user.auth)).json()) as { balanceMinor: number }).balanceMinor;
-  const challengePost = (user: User, body: Record<string, unknown>, key?: string) =>
+  const challengePost = (user: TestUser, body: Record<string, unknown>, key?: string) =>
     api.post("/transactions", user.auth, { user_id: user.userId, ...body }, key);
-  const challengeList = async (user: User, query = "") => {
+  const challengeList = async (user: TestUser, query = "") => {
     const response = await api.get(`/transactions${query}`, user.auth);
     expect(response.status).toBe(200);
     return (await response.json()) as ChallengeTransaction[];
@@ -59,8 +25,8 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
 
   describe("POST /v1/transactions", () => {
     it("credits and debits by type, in one statement each, as the dedicated routes do", async () => {
-      const user = await newUser(database.db);
-      statements = [];
+      const user = await newUser(suite.db);
+      statements.length = 0;
       const credited = await api.post(
         "/v1/transactions",
         user.auth,
@@ -94,7 +60,7 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
     });
 
     it("shares keys and fingerprints with the dedicated route of the same type", async () => {
-      const user = await newUser(database.db);
+      const user = await newUser(suite.db);
       const key = randomUUID();
       const first = await api.post(
         "/v1/transactions/credit",
@@ -142,14 +108,14 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
       ["a negative amount", { type: "credit", amountMinor: -1 }, "amountMinor"],
       ["an unknown field", { type: "credit", amountMinor: 1, toUserId: randomUUID() }, "toUserId"],
     ])("rejects %s with 400 naming the field", async (_label, body, field) => {
-      const user = await newUser(database.db);
+      const user = await newUser(suite.db);
       const response = await api.post("/v1/transactions", user.auth, body, randomUUID());
       expect(response.status).toBe(400);
       expect(((await response.json()) as Problem).errors?.map((e) => e.field)).toContain(field);
     });
 
     it("requires an Idempotency-Key, and answers 503 before the wallet exists", async () => {
-      const user = await newUser(database.db);
+      const user = await newUser(suite.db);
       const missing = await api.post("/v1/transactions", user.auth, { type: "credit", amountMinor: 1 });
       expect(missing.status).toBe(400);
       expect(((await missing.json()) as Problem).code).toBe("IDEMPOTENCY_KEY_REQUIRED");
@@ -166,8 +132,8 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
 
   describe("POST /transactions", () => {
     it("posts a CREDIT and a DEBIT: 200 {id, user_id, type, amount}, one statement each", async () => {
-      const user = await newUser(database.db);
-      statements = [];
+      const user = await newUser(suite.db);
+      statements.length = 0;
       const credited = await challengePost(user, { type: "CREDIT", amount: 1000 });
       expect(credited.status).toBe(200);
       expect(statements).toHaveLength(1);
@@ -188,7 +154,7 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
     });
 
     it("without an Idempotency-Key, makes every request a new entry", async () => {
-      const user = await newUser(database.db);
+      const user = await newUser(suite.db);
       const first = (await (
         await challengePost(user, { type: "CREDIT", amount: 10 })
       ).json()) as ChallengeTransaction;
@@ -200,7 +166,7 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
     });
 
     it("with an Idempotency-Key, replays as /v1 does and shares the key with /v1's routes", async () => {
-      const user = await newUser(database.db);
+      const user = await newUser(suite.db);
       const key = randomUUID();
       const first = await challengePost(user, { type: "CREDIT", amount: 10 }, key);
       const replay = await challengePost(user, { type: "CREDIT", amount: 10 }, key);
@@ -215,9 +181,9 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
     });
 
     it("answers 403 when user_id is not the token's subject, writing nothing", async () => {
-      const user = await newUser(database.db);
-      const other = await newUser(database.db);
-      statements = [];
+      const user = await newUser(suite.db);
+      const other = await newUser(suite.db);
+      statements.length = 0;
       const response = await api.post("/transactions", user.auth, {
         user_id: other.userId,
         type: "CREDIT",
@@ -240,7 +206,7 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
     });
 
     it("answers 409 INSUFFICIENT_FUNDS as problem+json", async () => {
-      const user = await newUser(database.db);
+      const user = await newUser(suite.db);
       const response = await challengePost(user, { type: "DEBIT", amount: 1 });
       expect(response.status).toBe(409);
       expect(response.headers.get("content-type")).toContain("application/problem+json");
@@ -257,7 +223,7 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
       ["no user_id", { type: "CREDIT", amount: 1, user_id: undefined }, "user_id"],
       ["an unknown field", { type: "CREDIT", amount: 1, description: "x" }, "description"],
     ])("rejects %s with 400 naming the field", async (_label, body, field) => {
-      const user = await newUser(database.db);
+      const user = await newUser(suite.db);
       const response = await challengePost(user, body);
       expect(response.status).toBe(400);
       const problem = (await response.json()) as Problem;
@@ -266,7 +232,7 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
     });
 
     it("rejects a malformed Idempotency-Key with 400 naming the header", async () => {
-      const user = await newUser(database.db);
+      const user = await newUser(suite.db);
       for (const key of ["", "with space", "k".repeat(256)]) {
         const response = await challengePost(user, { type: "CREDIT", amount: 1 }, key);
         expect(response.status, JSON.stringify(key)).toBe(400);
@@ -280,15 +246,15 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
 
   describe("GET /transactions and GET /balance", () => {
     it("lists newest first, filtered by type, transfers as money in or out, and the balance as {amount}", async () => {
-      const user = await newUser(database.db);
-      const friend = await newUser(database.db);
+      const user = await newUser(suite.db);
+      const friend = await newUser(suite.db);
       await challengePost(user, { type: "CREDIT", amount: 100 });
       await challengePost(user, { type: "DEBIT", amount: 30 });
       await api.post("/v1/transfers", user.auth, { toUserId: friend.userId, amountMinor: 20 }, randomUUID());
       await api.post("/v1/transactions/credit", friend.auth, { amountMinor: 50 }, randomUUID());
       await api.post("/v1/transfers", friend.auth, { toUserId: user.userId, amountMinor: 5 }, randomUUID());
 
-      statements = [];
+      statements.length = 0;
       const all = await challengeList(user);
       expect(statements).toHaveLength(1);
       expect(all.map(({ type, amount }) => [type, amount])).toEqual([
@@ -301,7 +267,7 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
       expect((await challengeList(user, "?type=CREDIT")).map((t) => t.amount)).toEqual([5, 100]);
       expect((await challengeList(user, "?type=DEBIT")).map((t) => t.amount)).toEqual([20, 30]);
 
-      statements = [];
+      statements.length = 0;
       const balance = await api.get("/balance", user.auth);
       expect(balance.status).toBe(200);
       expect(statements).toHaveLength(1);
@@ -312,7 +278,7 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
     });
 
     it(`returns at most the ${CHALLENGE_LIST_LIMIT} newest entries`, async () => {
-      const user = await newUser(database.db);
+      const user = await newUser(suite.db);
       for (let i = 1; i <= CHALLENGE_LIST_LIMIT + 5; i += 1) {
         expect((await challengePost(user, { type: "CREDIT", amount: i })).status).toBe(200);
       }
@@ -323,7 +289,7 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
     });
 
     it.each(["credit", "TRANSFER", ""])("rejects type=%s with 400 naming query.type", async (type) => {
-      const user = await newUser(database.db);
+      const user = await newUser(suite.db);
       const response = await api.get(`/transactions?type=${type}`, user.auth);
       expect(response.status).toBe(400);
       expect(((await response.json()) as Problem).errors?.map((e) => e.field)).toEqual(["query.type"]);
@@ -369,7 +335,7 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
   });
 
   it("documents every route in OpenAPI, the challenge's under their own tags", async () => {
-    const doc = (await (await runtime.app.request("/openapi.json")).json()) as {
+    const doc = (await (await suite.runtime.app.request("/openapi.json")).json()) as {
       tags: { name: string; description: string }[];
       paths: Record<
         string,
@@ -423,6 +389,6 @@ describe.each(DRIVERS)("the combined route and the challenge's contract (%s)", (
   });
 
   it("keeps every wallet reconciled after all of the above", async () => {
-    expect(isReconciled(await reconcileWallets(database.db))).toBe(true);
+    expect(isReconciled(await reconcileWallets(suite.db))).toBe(true);
   });
 });

@@ -1,9 +1,19 @@
 import { randomUUID } from "node:crypto";
-import { createTokenService, loadJwtConfig } from "@platform/core";
-import type { Database } from "@platform/db";
-import { provisionWallet } from "../src/index";
+import { createLogger, createTokenService, type Env, loadJwtConfig } from "@platform/core";
+import { type Database, queryRows } from "@platform/db";
+import { sql } from "drizzle-orm";
+import { beforeAll, expect } from "vitest";
+import { type DriverName, type SuiteDatabase, useSuiteDatabase } from "../../../test/support/database";
+import {
+  createWalletRuntime,
+  provisionWallet,
+  type WalletRuntime,
+  walletMigrationsFolder,
+} from "../src/index";
 
 const tokens = createTokenService(loadJwtConfig({}));
+
+export const silent = createLogger({ level: "silent" });
 
 export interface Problem {
   status: number | string;
@@ -21,8 +31,13 @@ export interface EntryBody {
   createdAt: string;
 }
 
+export interface TestUser {
+  userId: string;
+  auth: Record<string, string>;
+}
+
 /** A user as the users service would issue it: a UUID subject and a signed access token. */
-export async function newUser(db?: Database): Promise<{ userId: string; auth: Record<string, string> }> {
+export async function newUser(db?: Database): Promise<TestUser> {
   const userId = randomUUID();
   const { accessToken } = await tokens.issue(userId);
   if (db) await provisionWallet(db, userId);
@@ -47,6 +62,85 @@ export function client(fetcher: Fetch) {
     },
     async get(path: string, auth: Record<string, string>): Promise<Response> {
       return fetcher(path, { method: "GET", headers: auth });
+    },
+  };
+}
+
+export type WalletClient = ReturnType<typeof client>;
+
+export interface WalletSuite extends SuiteDatabase {
+  readonly runtime: WalletRuntime;
+  /** The suite's wallet API, in process. */
+  readonly api: WalletClient;
+  /** Credits the user's wallet through the API (201 expected). */
+  credit(user: TestUser, amountMinor: number): Promise<void>;
+  /** A new user with a provisioned wallet, credited `amountMinor` unless it is 0. */
+  funded(amountMinor: number): Promise<TestUser>;
+  balanceOf(user: Pick<TestUser, "auth">): Promise<number>;
+  /** How many ledger entries the user's wallet holds, read from the database. */
+  ledgerRows(userId: string): Promise<number>;
+}
+
+/**
+ * Registers, in the calling `describe`, a wallet database migrated and opened under `driver`
+ * (statements captured, see `useSuiteDatabase`) and a wallet runtime on it built from `env`.
+ */
+export function useWalletSuite(
+  driver: DriverName,
+  options: { prefix: string; env?: Env; poolMax?: number },
+): WalletSuite {
+  const suite = useSuiteDatabase({
+    prefix: options.prefix,
+    migrationsFolder: walletMigrationsFolder,
+    driver,
+    ...(options.poolMax === undefined ? {} : { poolMax: options.poolMax }),
+  });
+  let runtime: WalletRuntime | undefined;
+  // Runs after the database's beforeAll: hooks run in the order they were registered.
+  beforeAll(() => {
+    runtime = createWalletRuntime(options.env ?? {}, { database: suite.database, logger: silent });
+  });
+  const runtimeOf = () => {
+    if (!runtime) throw new Error("the suite runtime is built by beforeAll: read it in hooks and tests");
+    return runtime;
+  };
+  const api = client((path, init) => runtimeOf().app.request(path, init));
+  const credit = async (user: TestUser, amountMinor: number) => {
+    const response = await api.post("/v1/transactions/credit", user.auth, { amountMinor }, randomUUID());
+    expect(response.status).toBe(201);
+  };
+
+  return {
+    get testDb() {
+      return suite.testDb;
+    },
+    get database() {
+      return suite.database;
+    },
+    get db() {
+      return suite.db;
+    },
+    statements: suite.statements,
+    get runtime() {
+      return runtimeOf();
+    },
+    api,
+    credit,
+    async funded(amountMinor) {
+      const user = await newUser(suite.db);
+      if (amountMinor > 0) await credit(user, amountMinor);
+      return user;
+    },
+    async balanceOf(user) {
+      const response = await api.get("/v1/balance", user.auth);
+      return ((await response.json()) as { balanceMinor: number }).balanceMinor;
+    },
+    async ledgerRows(userId) {
+      const [row] = await queryRows<{ n: number }>(
+        suite.db,
+        sql`select count(*)::int as n from transactions where user_id = ${userId}::uuid`,
+      );
+      return Number(row?.n);
     },
   };
 }

@@ -1,84 +1,25 @@
 import { randomUUID } from "node:crypto";
-import { createLogger } from "@platform/core";
-import { type DatabaseHandle, queryRows } from "@platform/db";
 import { type SQL, sql } from "drizzle-orm";
 import pg from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
-import {
-  createWalletRuntime,
-  isReconciled,
-  reconcileWallets,
-  type WalletRuntime,
-  walletMigrationsFolder,
-} from "../src/index";
-import { client, type EntryBody, newUser, type Problem } from "./support";
-
-const silent = createLogger({ level: "silent" });
-
-interface TransferBody {
-  id: string;
-  fromUserId: string;
-  toUserId: string;
-  amountMinor: number;
-  balanceMinor: number;
-  description: string | null;
-  createdAt: string;
-}
-
-type User = Awaited<ReturnType<typeof newUser>>;
+import { describe, expect, it } from "vitest";
+import { DRIVERS } from "../../../test/support/database";
+import { isReconciled, reconcileWallets, type Transfer } from "../src/index";
+import { type EntryBody, newUser, type Problem, type TestUser, useWalletSuite } from "./support";
 
 describe.each(DRIVERS)("transfers (%s)", (driver) => {
-  let testDb: TestDatabase;
-  let database: DatabaseHandle;
-  let runtime: WalletRuntime;
-  let statements: string[] = [];
-  let api: ReturnType<typeof client>;
+  const suite = useWalletSuite(driver, { prefix: "wallet_transfers" });
+  const { api, statements, credit, funded, balanceOf, ledgerRows } = suite;
 
-  beforeAll(async () => {
-    testDb = await createTestDatabase("wallet_transfers", walletMigrationsFolder);
-    database = testDb.open({ driver, onStatement: (text) => statements.push(text) });
-    runtime = createWalletRuntime({}, { database, logger: silent });
-    api = client((path, init) => runtime.app.request(path, init));
-  });
-
-  afterAll(async () => {
-    await database?.close();
-    await testDb?.drop();
-  });
-
-  beforeEach(() => {
-    statements = [];
-  });
-
-  const transfer = (from: User, body: unknown, key: string | null = randomUUID()) =>
+  const transfer = (from: TestUser, body: unknown, key: string | null = randomUUID()) =>
     api.post("/v1/transfers", from.auth, body, key ?? undefined);
-  const credit = async (user: User, amountMinor: number) => {
-    const response = await api.post("/v1/transactions/credit", user.auth, { amountMinor }, randomUUID());
-    expect(response.status).toBe(201);
-  };
-  const balanceOf = async (user: User) =>
-    ((await (await api.get("/v1/balance", user.auth)).json()) as { balanceMinor: number }).balanceMinor;
-  const historyOf = async (user: User) =>
+  const historyOf = async (user: TestUser) =>
     ((await (await api.get("/v1/transactions", user.auth)).json()) as { items: EntryBody[] }).items;
-  const funded = async (amountMinor: number) => {
-    const user = await newUser(database.db);
-    if (amountMinor > 0) await credit(user, amountMinor);
-    return user;
-  };
-  const ledgerRows = async (userId: string) => {
-    const [row] = await queryRows<{ n: number }>(
-      database.db,
-      sql`select count(*)::int as n from transactions where user_id = ${userId}::uuid`,
-    );
-    return Number(row?.n);
-  };
 
   describe("POST /v1/transfers", () => {
     it("moves money in one statement: 201 with the sender's new balance, both legs in both histories", async () => {
       const sender = await funded(1000);
       const recipient = await funded(50);
-      statements = [];
+      statements.length = 0;
       const response = await transfer(sender, {
         toUserId: recipient.userId,
         amountMinor: 300,
@@ -86,7 +27,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
       });
       expect(response.status).toBe(201);
       expect(statements).toHaveLength(1);
-      const body = (await response.json()) as TransferBody;
+      const body = (await response.json()) as Transfer;
       expect(body).toEqual({
         id: expect.stringMatching(/^[0-9a-f-]{36}$/),
         fromUserId: sender.userId,
@@ -157,7 +98,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
       await credit(sender, 5);
       await credit(recipient, 7);
 
-      statements = [];
+      statements.length = 0;
       const replay = await transfer(sender, body, key);
       expect(replay.status).toBe(200);
       expect(statements).toHaveLength(1);
@@ -238,7 +179,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
       const sender = await funded(50);
       const recipient = await funded(0);
       const key = randomUUID();
-      statements = [];
+      statements.length = 0;
       const refused = await transfer(sender, { toUserId: recipient.userId, amountMinor: 51 }, key);
       expect(refused.status).toBe(409);
       expect(statements).toHaveLength(1);
@@ -253,7 +194,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
 
     it("refuses a transfer to oneself: 422 SELF_TRANSFER, without touching the database", async () => {
       const sender = await funded(50);
-      statements = [];
+      statements.length = 0;
       for (const toUserId of [sender.userId, sender.userId.toUpperCase()]) {
         const response = await transfer(sender, { toUserId, amountMinor: 1 });
         expect(response.status).toBe(422);
@@ -268,7 +209,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
       const unprovisioned = await newUser();
       const bodies: unknown[] = [];
       for (const toUserId of [randomUUID(), unprovisioned.userId]) {
-        statements = [];
+        statements.length = 0;
         const response = await transfer(sender, { toUserId, amountMinor: 5 });
         expect(response.status).toBe(404);
         expect(statements).toHaveLength(1);
@@ -288,7 +229,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
     it("answers 503 WALLET_PROVISIONING while the sender's own wallet does not exist", async () => {
       const sender = await newUser();
       const recipient = await funded(0);
-      statements = [];
+      statements.length = 0;
       const response = await transfer(sender, { toUserId: recipient.userId, amountMinor: 5 });
       expect(response.status).toBe(503);
       expect(response.headers.get("retry-after")).toBe("2");
@@ -352,7 +293,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
     /** A trigger that aborts the next `times` wallet updates with the given SQLSTATE. */
     async function abortWalletUpdates(sqlState: string, times: number) {
       const name = `abort_${randomUUID().replaceAll("-", "")}`;
-      await database.db.execute(
+      await suite.db.execute(
         sql.raw(`
           create sequence ${name}_seq;
           create function ${name}() returns trigger language plpgsql as $$
@@ -365,7 +306,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
           create trigger ${name} before update on wallets for each row execute function ${name}();`),
       );
       return () =>
-        database.db.execute(
+        suite.db.execute(
           sql.raw(`drop trigger ${name} on wallets; drop function ${name}(); drop sequence ${name}_seq;`),
         );
     }
@@ -378,7 +319,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
       const recipient = await funded(0);
       const restore = await abortWalletUpdates(sqlState, 2);
       try {
-        statements = [];
+        statements.length = 0;
         const response = await transfer(sender, { toUserId: recipient.userId, amountMinor: 30 });
         expect(response.status).toBe(201);
         expect(statements).toHaveLength(3);
@@ -394,7 +335,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
       const recipient = await funded(0);
       const restore = await abortWalletUpdates("40P01", 1000);
       try {
-        statements = [];
+        statements.length = 0;
         const response = await transfer(sender, { toUserId: recipient.userId, amountMinor: 30 });
         expect(response.status).toBe(409);
         expect(response.headers.get("retry-after")).toBe("1");
@@ -414,9 +355,9 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
       const sender = await funded(100);
       const recipient = await funded(0);
       const [first, second] = [sender.userId, recipient.userId].sort() as [string, string];
-      const other = new pg.Client({ connectionString: testDb.url });
+      const other = new pg.Client({ connectionString: suite.testDb.url });
       // Outside the other transaction: a transaction sees one snapshot of pg_stat_activity.
-      const observer = new pg.Client({ connectionString: testDb.url });
+      const observer = new pg.Client({ connectionString: suite.testDb.url });
       await Promise.all([other.connect(), observer.connect()]);
       try {
         // The other transaction waits longer before it checks for deadlocks, so PostgreSQL picks
@@ -424,7 +365,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
         await other.query("begin");
         await other.query("set local deadlock_timeout = '20s'");
         await other.query("select 1 from wallets where user_id = $1 for update", [second]);
-        statements = [];
+        statements.length = 0;
         const pending = transfer(sender, { toUserId: recipient.userId, amountMinor: 25 });
         // Once the transfer holds the first wallet and waits for the second, close the cycle.
         await waitFor(async () => {
@@ -510,18 +451,18 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
         (a, b) => [{ userId: a, type: "credit", amount: 5, counterparty: b, key: "k" }],
       ],
     ])("refuses %s", async (_label, legs) => {
-      const a = await newUser(database.db);
-      const b = await newUser(database.db);
-      await expect(database.db.execute(insertLegs(randomUUID(), legs(a.userId, b.userId)))).rejects.toThrow();
+      const a = await newUser(suite.db);
+      const b = await newUser(suite.db);
+      await expect(suite.db.execute(insertLegs(randomUUID(), legs(a.userId, b.userId)))).rejects.toThrow();
       expect(await ledgerRows(a.userId)).toBe(0);
       expect(await ledgerRows(b.userId)).toBe(0);
     });
 
     it("accepts two mirrored legs written by one statement", async () => {
-      const a = await newUser(database.db);
-      const b = await newUser(database.db);
+      const a = await newUser(suite.db);
+      const b = await newUser(suite.db);
       const transferId = randomUUID();
-      await database.db.execute(
+      await suite.db.execute(
         insertLegs(transferId, [
           { userId: a.userId, type: "transfer_out", amount: 5, counterparty: b.userId, key: "k" },
           { userId: b.userId, type: "transfer_in", amount: 5, counterparty: a.userId },
@@ -530,12 +471,12 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
       expect(await ledgerRows(a.userId)).toBe(1);
       expect(await ledgerRows(b.userId)).toBe(1);
       // Hand-written legs move no balance: remove them before the reconciliation below.
-      await database.db.execute(sql`delete from transactions where transfer_id = ${transferId}::uuid`);
+      await suite.db.execute(sql`delete from transactions where transfer_id = ${transferId}::uuid`);
     });
   });
 
   it("keeps every wallet and every transfer reconciled after all of the above", async () => {
-    const report = await reconcileWallets(database.db);
+    const report = await reconcileWallets(suite.db);
     expect(report.transfers.checked).toBeGreaterThan(10);
     expect(report.transfers.netMinor).toBe("0");
     expect(isReconciled(report)).toBe(true);

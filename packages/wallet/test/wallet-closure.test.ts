@@ -1,67 +1,23 @@
 import { randomUUID } from "node:crypto";
-import { createLogger } from "@platform/core";
-import { type DatabaseHandle, queryRows } from "@platform/db";
+import { queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
 import pg from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
-import {
-  closeWallet,
-  createWalletRuntime,
-  isReconciled,
-  provisionWallet,
-  reconcileWallets,
-  type WalletRuntime,
-  walletMigrationsFolder,
-} from "../src/index";
-import { client, newUser } from "./support";
-
-const silent = createLogger({ level: "silent" });
-
-type User = Awaited<ReturnType<typeof newUser>>;
+import { describe, expect, it } from "vitest";
+import { DRIVERS } from "../../../test/support/database";
+import { closeWallet, isReconciled, provisionWallet, reconcileWallets } from "../src/index";
+import { newUser, type TestUser, useWalletSuite } from "./support";
 
 describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
-  let testDb: TestDatabase;
-  let database: DatabaseHandle;
-  let runtime: WalletRuntime;
-  let statements: string[] = [];
-  let api: ReturnType<typeof client>;
+  const suite = useWalletSuite(driver, { prefix: "wallet_closure", poolMax: 30 });
+  const { api, statements, funded, ledgerRows } = suite;
 
-  beforeAll(async () => {
-    testDb = await createTestDatabase("wallet_closure", walletMigrationsFolder);
-    database = testDb.open({ driver, poolMax: 30, onStatement: (text) => statements.push(text) });
-    runtime = createWalletRuntime({}, { database, logger: silent });
-    api = client((path, init) => runtime.app.request(path, init));
-  });
-
-  afterAll(async () => {
-    await database?.close();
-    await testDb?.drop();
-  });
-
-  beforeEach(() => {
-    statements = [];
-  });
-
-  const credit = (user: User, amountMinor: number, key = randomUUID()) =>
+  const credit = (user: TestUser, amountMinor: number, key = randomUUID()) =>
     api.post("/v1/transactions/credit", user.auth, { amountMinor }, key);
-  const transfer = (from: User, to: User, amountMinor: number, key = randomUUID()) =>
+  const transfer = (from: TestUser, to: TestUser, amountMinor: number, key = randomUUID()) =>
     api.post("/v1/transfers", from.auth, { toUserId: to.userId, amountMinor }, key);
-  const funded = async (amountMinor: number) => {
-    const user = await newUser(database.db);
-    expect((await credit(user, amountMinor)).status).toBe(201);
-    return user;
-  };
-  const ledgerRows = async (userId: string) => {
-    const [row] = await queryRows<{ n: number }>(
-      database.db,
-      sql`select count(*)::int as n from transactions where user_id = ${userId}::uuid`,
-    );
-    return Number(row?.n);
-  };
   const storedBalance = async (userId: string) => {
     const [row] = await queryRows<{ balance: string }>(
-      database.db,
+      suite.db,
       sql`select balance_minor::text as balance from wallets where user_id = ${userId}::uuid`,
     );
     return Number(row?.balance);
@@ -78,7 +34,7 @@ describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
   };
 
   /** Every wallet route, v1 and the challenge's, as its owner would call it. */
-  const everyRoute = (user: User, other: User): [string, () => Promise<Response>][] => [
+  const everyRoute = (user: TestUser, other: TestUser): [string, () => Promise<Response>][] => [
     ["GET /v1/wallet/status", () => api.get("/v1/wallet/status", user.auth)],
     ["GET /v1/balance", () => api.get("/v1/balance", user.auth)],
     ["GET /v1/transactions", () => api.get("/v1/transactions", user.auth)],
@@ -103,25 +59,25 @@ describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
   it("closes once, in one statement; a redelivery is a no-op", async () => {
     const user = await funded(10);
     const counted: string[] = [];
-    const countedDb = testDb.open({ driver, onStatement: (text) => counted.push(text) });
+    const countedDb = suite.testDb.open({ driver, onStatement: (text) => counted.push(text) });
     try {
       expect(await closeWallet(countedDb.db, user.userId)).toBe("closed");
       expect(counted).toHaveLength(1);
     } finally {
       await countedDb.close();
     }
-    expect(await closeWallet(database.db, user.userId.toUpperCase())).toBe("already_closed");
-    expect(await provisionWallet(database.db, user.userId)).toBe("closed");
-    await expect(closeWallet(database.db, "user-1")).rejects.toThrow(TypeError);
+    expect(await closeWallet(suite.db, user.userId.toUpperCase())).toBe("already_closed");
+    expect(await provisionWallet(suite.db, user.userId)).toBe("closed");
+    await expect(closeWallet(suite.db, "user-1")).rejects.toThrow(TypeError);
   });
 
   it("answers 410 WALLET_CLOSED on every wallet route, in one statement each, writing nothing; the ledger stays", async () => {
     const user = await funded(100);
     const sender = await funded(50);
     expect((await transfer(sender, user, 20)).status).toBe(201);
-    await closeWallet(database.db, user.userId);
+    await closeWallet(suite.db, user.userId);
     for (const [label, call] of everyRoute(user, sender)) {
-      statements = [];
+      statements.length = 0;
       const response = await call();
       expect(response.status, label).toBe(410);
       await expectClosed(response);
@@ -130,25 +86,25 @@ describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
     expect(await ledgerRows(user.userId)).toBe(2);
     expect(await storedBalance(user.userId)).toBe(120);
     expect(await storedBalance(sender.userId)).toBe(30);
-    const report = await reconcileWallets(database.db);
+    const report = await reconcileWallets(suite.db);
     expect(isReconciled(report)).toBe(true);
   });
 
   it("answers 410 to a replay of a key used before the closure", async () => {
-    const user = await newUser(database.db);
+    const user = await newUser(suite.db);
     const key = randomUUID();
     expect((await credit(user, 7, key)).status).toBe(201);
-    await closeWallet(database.db, user.userId);
+    await closeWallet(suite.db, user.userId);
     await expectClosed(await credit(user, 7, key));
   });
 
   it("refuses a transfer to a closed wallet with the very 404 a missing wallet gets, writing nothing", async () => {
     const sender = await funded(50);
     const closed = await funded(1);
-    await closeWallet(database.db, closed.userId);
+    await closeWallet(suite.db, closed.userId);
     const bodies: unknown[] = [];
     for (const recipient of [closed, await newUser()]) {
-      statements = [];
+      statements.length = 0;
       const response = await transfer(sender, recipient, 5);
       expect(response.status).toBe(404);
       expect(statements).toHaveLength(1);
@@ -163,9 +119,9 @@ describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
 
   it("records a closure that arrives before the registration, so the wallet is never opened", async () => {
     const user = await newUser();
-    expect(await closeWallet(database.db, user.userId)).toBe("closed_before_provisioning");
-    expect(await provisionWallet(database.db, user.userId)).toBe("closed");
-    expect(await closeWallet(database.db, user.userId)).toBe("already_closed");
+    expect(await closeWallet(suite.db, user.userId)).toBe("closed_before_provisioning");
+    expect(await provisionWallet(suite.db, user.userId)).toBe("closed");
+    expect(await closeWallet(suite.db, user.userId)).toBe("already_closed");
     await expectClosed(await api.get("/v1/wallet/status", user.auth));
     await expectClosed(await credit(user, 5));
     expect(await ledgerRows(user.userId)).toBe(0);
@@ -173,9 +129,7 @@ describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
 
   it("closes exactly once when the event is consumed concurrently", async () => {
     const user = await funded(5);
-    const outcomes = await Promise.all(
-      Array.from({ length: 20 }, () => closeWallet(database.db, user.userId)),
-    );
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => closeWallet(suite.db, user.userId)));
     expect(outcomes.filter((o) => o === "closed")).toHaveLength(1);
     expect(outcomes.filter((o) => o === "already_closed")).toHaveLength(19);
   });
@@ -183,10 +137,10 @@ describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
   it("applies each write racing the closure before it or refuses it after it; nothing lands after", async () => {
     const user = await funded(1000);
     const payer = await funded(1000);
-    const blocker = new pg.Client({ connectionString: testDb.url });
+    const blocker = new pg.Client({ connectionString: suite.testDb.url });
     // Outside the blocker's transaction: a transaction sees one snapshot of pg_stat_activity.
-    const observer = new pg.Client({ connectionString: testDb.url });
-    const consumer = testDb.open({ driver });
+    const observer = new pg.Client({ connectionString: suite.testDb.url });
+    const consumer = suite.testDb.open({ driver });
     await Promise.all([blocker.connect(), observer.connect()]);
     const waiting = async () => {
       const { rows } = await observer.query(
@@ -225,7 +179,7 @@ describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
     const debited = results.filter(({ kind, status }) => kind === "debit" && status === 201).length;
     const received = results.filter(({ kind, status }) => kind === "incoming" && status === 201).length;
     const [late] = await queryRows<{ n: number }>(
-      database.db,
+      suite.db,
       sql`select count(*)::int as n from transactions t join wallets w on w.user_id = t.user_id
           where t.user_id = ${user.userId}::uuid and t.created_at >= w.closed_at`,
     );
@@ -234,11 +188,11 @@ describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
     expect(await storedBalance(payer.userId)).toBe(1000 - received);
     expect(await ledgerRows(user.userId)).toBe(1 + debited + received);
     await expectClosed(await api.get("/v1/balance", user.auth));
-    expect(isReconciled(await reconcileWallets(database.db))).toBe(true);
+    expect(isReconciled(await reconcileWallets(suite.db))).toBe(true);
   });
 
   it("documents the 410 on every wallet route", async () => {
-    const doc = (await (await runtime.app.request("/openapi.json")).json()) as {
+    const doc = (await (await suite.runtime.app.request("/openapi.json")).json()) as {
       paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
     };
     const authenticated = Object.entries(doc.paths).flatMap(([path, operations]) =>

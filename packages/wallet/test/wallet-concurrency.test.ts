@@ -1,41 +1,18 @@
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { createLogger } from "@platform/core";
-import type { DatabaseHandle } from "@platform/db";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
-import {
-  createWalletRuntime,
-  reconcileWallets,
-  type WalletRuntime,
-  walletMigrationsFolder,
-} from "../src/index";
-import { client, type EntryBody, newUser } from "./support";
-
-const silent = createLogger({ level: "silent" });
+import { describe, expect, it } from "vitest";
+import { DRIVERS } from "../../../test/support/database";
+import { createWalletRuntime, reconcileWallets } from "../src/index";
+import { client, type EntryBody, newUser, silent, type TestUser, useWalletSuite } from "./support";
 
 /**
  * Real contention on a real PostgreSQL server: a pool of 50 connections, all requests fired at
  * once, so many statements wait on the same wallet row and race on the same idempotency key.
  */
 describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
-  let testDb: TestDatabase;
-  let database: DatabaseHandle;
-  let runtime: WalletRuntime;
-  let api: ReturnType<typeof client>;
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase("wallet_concurrency", walletMigrationsFolder);
-    database = testDb.open({ driver, poolMax: 50 });
-    runtime = createWalletRuntime({}, { database, logger: silent });
-    api = client((path, init) => runtime.app.request(path, init));
-  });
-
-  afterAll(async () => {
-    await database?.close();
-    await testDb?.drop();
-  });
+  const suite = useWalletSuite(driver, { prefix: "wallet_concurrency", poolMax: 50 });
+  const { api, funded, balanceOf } = suite;
 
   const statusCounts = (statuses: number[]) =>
     statuses.reduce<Record<number, number>>((counts, status) => {
@@ -43,11 +20,8 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
       return counts;
     }, {});
 
-  const balanceOf = async (auth: Record<string, string>) =>
-    ((await (await api.get("/v1/balance", auth)).json()) as { balanceMinor: number }).balanceMinor;
-
   it("200 concurrent debits of 1 against a balance of 100: exactly 100 succeed, 100 get 409", async () => {
-    const { auth } = await newUser(database.db);
+    const { auth } = await newUser(suite.db);
     expect((await api.post("/v1/transactions/credit", auth, { amountMinor: 100 }, randomUUID())).status).toBe(
       201,
     );
@@ -64,12 +38,12 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
     // Every successful debit saw a distinct balance: they were applied one after another.
     expect(new Set(entries.map((e) => e.balanceMinor)).size).toBe(100);
     expect(Math.min(...entries.map((e) => e.balanceMinor))).toBe(0);
-    expect(await balanceOf(auth)).toBe(0);
-    expect((await reconcileWallets(database.db)).mismatches).toEqual([]);
+    expect(await balanceOf({ auth })).toBe(0);
+    expect((await reconcileWallets(suite.db)).mismatches).toEqual([]);
   });
 
   it("50 concurrent credits with one key: one entry, every other request replays it", async () => {
-    const { auth } = await newUser(database.db);
+    const { auth } = await newUser(suite.db);
     const key = randomUUID();
     const responses = await Promise.all(
       Array.from({ length: 50 }, () =>
@@ -82,13 +56,13 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
     for (const response of responses.filter((r) => r.status === 200)) {
       expect(response.headers.get("idempotent-replayed")).toBe("true");
     }
-    expect(await balanceOf(auth)).toBe(10);
+    expect(await balanceOf({ auth })).toBe(10);
     const history = (await (await api.get("/v1/transactions", auth)).json()) as { items: unknown[] };
     expect(history.items).toHaveLength(1);
   });
 
   it("50 concurrent requests with one key and two payloads: one entry, the rest replay or get 422", async () => {
-    const { auth } = await newUser(database.db);
+    const { auth } = await newUser(suite.db);
     const key = randomUUID();
     const amounts = Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? 10 : 20));
     const responses = await Promise.all(
@@ -101,11 +75,11 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
       // Consistent: the winner's payload is replayed, the other payload is refused.
       expect(status).toBe(amounts[i] === winner ? (status === 201 ? 201 : 200) : 422);
     });
-    expect(await balanceOf(auth)).toBe(winner);
+    expect(await balanceOf({ auth })).toBe(winner);
   });
 
   it("mixed concurrent credits and debits over several users keep every wallet reconciled", async () => {
-    const users = await Promise.all(Array.from({ length: 5 }, () => newUser(database.db)));
+    const users = await Promise.all(Array.from({ length: 5 }, () => newUser(suite.db)));
     const operations = users.flatMap(({ auth }, u) =>
       Array.from({ length: 60 }, (_, i) => ({
         auth,
@@ -125,25 +99,18 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
         if (op.auth !== auth || statuses[i] !== 201) return sum;
         return sum + (op.type === "credit" ? op.amountMinor : -op.amountMinor);
       }, 0);
-      expect(await balanceOf(auth)).toBe(expected);
+      expect(await balanceOf({ auth })).toBe(expected);
     }
-    const report = await reconcileWallets(database.db);
+    const report = await reconcileWallets(suite.db);
     expect(report.mismatches).toEqual([]);
     expect(report.checked).toBeGreaterThanOrEqual(users.length);
   });
 
   describe("transfers", () => {
-    type User = Awaited<ReturnType<typeof newUser>>;
-    const funded = async (amountMinor: number) => {
-      const user = await newUser(database.db);
-      const response = await api.post("/v1/transactions/credit", user.auth, { amountMinor }, randomUUID());
-      expect(response.status).toBe(201);
-      return user;
-    };
-    const transfer = (from: User, to: User, amountMinor: number, key: string = randomUUID()) =>
+    const transfer = (from: TestUser, to: TestUser, amountMinor: number, key: string = randomUUID()) =>
       api.post("/v1/transfers", from.auth, { toUserId: to.userId, amountMinor }, key);
     const expectReconciled = async () => {
-      const report = await reconcileWallets(database.db);
+      const report = await reconcileWallets(suite.db);
       expect(report.mismatches).toEqual([]);
       expect(report.transfers.broken).toEqual([]);
       expect(report.transfers.netMinor).toBe("0");
@@ -153,7 +120,11 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
       const a = await funded(1000);
       const b = await funded(1000);
       const statements: string[] = [];
-      const counted = testDb.open({ driver, poolMax: 50, onStatement: (text) => statements.push(text) });
+      const counted = suite.testDb.open({
+        driver,
+        poolMax: 50,
+        onStatement: (text) => statements.push(text),
+      });
       const countedApi = client((path, init) =>
         createWalletRuntime({}, { database: counted, logger: silent }).app.request(path, init),
       );
@@ -180,16 +151,16 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
         (sum, amount) => sum + amount,
         0,
       );
-      expect(await balanceOf(a.auth)).toBe(1000 - aToB);
-      expect(await balanceOf(b.auth)).toBe(1000 + aToB);
+      expect(await balanceOf(a)).toBe(1000 - aToB);
+      expect(await balanceOf(b)).toBe(1000 + aToB);
       await expectReconciled();
     });
 
     it("200 concurrent transfers of 1 out of a balance of 100 to 10 recipients: exactly 100 succeed", async () => {
       const sender = await funded(100);
-      const recipients = await Promise.all(Array.from({ length: 10 }, () => newUser(database.db)));
+      const recipients = await Promise.all(Array.from({ length: 10 }, () => newUser(suite.db)));
       const responses = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => transfer(sender, recipients[i % 10] as User, 1)),
+        Array.from({ length: 200 }, (_, i) => transfer(sender, recipients[i % 10] as TestUser, 1)),
       );
       expect(statusCounts(responses.map((r) => r.status))).toEqual({ 201: 100, 409: 100 });
       const bodies = (await Promise.all(responses.map((r) => r.json()))) as {
@@ -200,15 +171,15 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
       expect(bodies.filter((b) => b.code !== undefined).every((b) => b.code === "INSUFFICIENT_FUNDS")).toBe(
         true,
       );
-      expect(await balanceOf(sender.auth)).toBe(0);
-      const received = await Promise.all(recipients.map((r) => balanceOf(r.auth)));
+      expect(await balanceOf(sender)).toBe(0);
+      const received = await Promise.all(recipients.map((r) => balanceOf(r)));
       expect(received.reduce((sum, n) => sum + n, 0)).toBe(100);
       await expectReconciled();
     });
 
     it("50 concurrent transfers with one key: one transfer, every other request replays it", async () => {
       const sender = await funded(100);
-      const recipient = await newUser(database.db);
+      const recipient = await newUser(suite.db);
       const key = randomUUID();
       const responses = await Promise.all(
         Array.from({ length: 50 }, () => transfer(sender, recipient, 30, key)),
@@ -216,8 +187,8 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
       expect(statusCounts(responses.map((r) => r.status))).toEqual({ 201: 1, 200: 49 });
       const bodies = await Promise.all(responses.map((r) => r.json()));
       expect(new Set(bodies.map((b) => JSON.stringify(b))).size).toBe(1);
-      expect(await balanceOf(sender.auth)).toBe(70);
-      expect(await balanceOf(recipient.auth)).toBe(30);
+      expect(await balanceOf(sender)).toBe(70);
+      expect(await balanceOf(recipient)).toBe(30);
       const history = (await (await api.get("/v1/transactions", recipient.auth)).json()) as {
         items: unknown[];
       };
@@ -228,8 +199,8 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
     it("transfers in every direction among five wallets, with credits and debits, keep everything reconciled", async () => {
       const users = await Promise.all(Array.from({ length: 5 }, () => funded(100)));
       const operations = Array.from({ length: 300 }, (_, i) => ({
-        from: users[i % 5] as User,
-        to: users[(i * 3 + 1 + Math.floor(i / 5)) % 5] as User,
+        from: users[i % 5] as TestUser,
+        to: users[(i * 3 + 1 + Math.floor(i / 5)) % 5] as TestUser,
         amountMinor: 1 + ((i * 11) % 17),
       }));
       const responses = await Promise.all(
@@ -253,18 +224,18 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
           return sum + (from === user ? -amountMinor : 0) + (to === user ? amountMinor : 0);
         }, 100),
       );
-      expect(await Promise.all(users.map((u) => balanceOf(u.auth)))).toEqual(expected);
+      expect(await Promise.all(users.map((u) => balanceOf(u)))).toEqual(expected);
       await expectReconciled();
     });
   });
 
   it("holds over real HTTP too (@hono/node-server, fetch)", async () => {
-    const server = serve({ fetch: runtime.app.fetch, port: 0, hostname: "127.0.0.1" });
+    const server = serve({ fetch: suite.runtime.app.fetch, port: 0, hostname: "127.0.0.1" });
     await new Promise<void>((resolve) => server.once("listening", () => resolve()));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
       const http = client((path, init) => fetch(`${base}${path}`, init));
-      const { auth } = await newUser(database.db);
+      const { auth } = await newUser(suite.db);
       expect(
         (await http.post("/v1/transactions/credit", auth, { amountMinor: 30 }, randomUUID())).status,
       ).toBe(201);

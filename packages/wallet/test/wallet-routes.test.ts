@@ -1,42 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { createLogger, createTokenService, loadJwtConfig } from "@platform/core";
-import type { DatabaseHandle } from "@platform/db";
+import { createTokenService, loadJwtConfig } from "@platform/core";
 import { sql } from "drizzle-orm";
 import { SignJWT } from "jose";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
-import {
-  createWalletRuntime,
-  reconcileWallets,
-  type WalletRuntime,
-  walletMigrationsFolder,
-} from "../src/index";
-import { client, type EntryBody, newUser, type Problem } from "./support";
-
-const silent = createLogger({ level: "silent" });
+import { describe, expect, it } from "vitest";
+import { DRIVERS } from "../../../test/support/database";
+import { createWalletRuntime, reconcileWallets } from "../src/index";
+import { type EntryBody, newUser, type Problem, silent, useWalletSuite } from "./support";
 
 describe.each(DRIVERS)("wallet API (%s)", (driver) => {
-  let testDb: TestDatabase;
-  let database: DatabaseHandle;
-  let runtime: WalletRuntime;
-  let statements: string[] = [];
-  let api: ReturnType<typeof client>;
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase("wallet", walletMigrationsFolder);
-    database = testDb.open({ driver, onStatement: (text) => statements.push(text) });
-    runtime = createWalletRuntime({ WALLET_READY_RETRY_SECONDS: "7" }, { database, logger: silent });
-    api = client((path, init) => runtime.app.request(path, init));
-  });
-
-  afterAll(async () => {
-    await database?.close();
-    await testDb?.drop();
-  });
-
-  beforeEach(() => {
-    statements = [];
-  });
+  const suite = useWalletSuite(driver, { prefix: "wallet", env: { WALLET_READY_RETRY_SECONDS: "7" } });
+  const { api, statements, balanceOf } = suite;
 
   const key = () => randomUUID();
   /** `k: null` sends no Idempotency-Key header. */
@@ -44,8 +17,6 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
     api.post("/v1/transactions/credit", auth, body, k ?? undefined);
   const debit = (auth: Record<string, string>, body: unknown, k: string | null = key()) =>
     api.post("/v1/transactions/debit", auth, body, k ?? undefined);
-  const balanceOf = async (auth: Record<string, string>) =>
-    ((await (await api.get("/v1/balance", auth)).json()) as { balanceMinor: number }).balanceMinor;
 
   describe("before the wallet is provisioned", () => {
     it.each([
@@ -69,15 +40,15 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
     it("writes nothing for a posting before provisioning", async () => {
       const { userId, auth } = await newUser();
       expect((await credit(auth, { amountMinor: 5 })).status).toBe(503);
-      const rows = await database.db.execute(
+      const rows = await suite.db.execute(
         sql`select count(*)::int as n from transactions where user_id = ${userId}::uuid`,
       );
       expect((rows as unknown as { rows: { n: number }[] }).rows[0]?.n).toBe(0);
     });
 
     it("reports ready once provisioned", async () => {
-      const { auth } = await newUser(database.db);
-      statements = [];
+      const { auth } = await newUser(suite.db);
+      statements.length = 0;
       const response = await api.get("/v1/wallet/status", auth);
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ status: "ready" });
@@ -87,8 +58,8 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
 
   describe("POST /v1/transactions/credit and /debit", () => {
     it("credits, then debits, each in one statement, returning the entry and the new balance", async () => {
-      const { auth } = await newUser(database.db);
-      statements = [];
+      const { auth } = await newUser(suite.db);
+      statements.length = 0;
       const credited = await credit(auth, { amountMinor: 1000, description: "  salary  " });
       expect(credited.status).toBe(201);
       expect(statements).toHaveLength(1);
@@ -102,7 +73,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/),
       });
 
-      statements = [];
+      statements.length = 0;
       const debited = await debit(auth, { amountMinor: 250 });
       expect(debited.status).toBe(201);
       expect(statements).toHaveLength(1);
@@ -113,7 +84,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
         description: null,
       });
 
-      statements = [];
+      statements.length = 0;
       const balance = await api.get("/v1/balance", auth);
       expect(balance.status).toBe(200);
       expect(await balance.json()).toEqual({ balanceMinor: 750, currency: "USD" });
@@ -121,7 +92,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
     });
 
     it("replays the same key and payload with 200, the same body and Idempotent-Replayed, once in the ledger", async () => {
-      const { auth } = await newUser(database.db);
+      const { auth } = await newUser(suite.db);
       const k = key();
       const first = await credit(auth, { amountMinor: 300, description: "gift" }, k);
       expect(first.status).toBe(201);
@@ -129,23 +100,23 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
       const firstBody = await first.json();
       await credit(auth, { amountMinor: 5 }); // another entry in between changes the balance
 
-      statements = [];
+      statements.length = 0;
       const replay = await credit(auth, { amountMinor: 300, description: "gift" }, k);
       expect(replay.status).toBe(200);
       expect(replay.headers.get("idempotent-replayed")).toBe("true");
       expect(await replay.json()).toEqual(firstBody);
       expect(statements).toHaveLength(1);
-      expect(await balanceOf(auth)).toBe(305);
+      expect(await balanceOf({ auth })).toBe(305);
     });
 
     it("replays a debit even when the balance no longer covers it", async () => {
-      const { auth } = await newUser(database.db);
+      const { auth } = await newUser(suite.db);
       await credit(auth, { amountMinor: 100 });
       const k = key();
       expect((await debit(auth, { amountMinor: 100 }, k)).status).toBe(201);
       const replay = await debit(auth, { amountMinor: 100 }, k);
       expect(replay.status).toBe(200);
-      expect(await balanceOf(auth)).toBe(0);
+      expect(await balanceOf({ auth })).toBe(0);
     });
 
     it.each([
@@ -156,34 +127,34 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
     ])(
       "refuses the same key with %s: 422 IDEMPOTENCY_KEY_REUSED, nothing written",
       async (_label, body, op) => {
-        const { auth } = await newUser(database.db);
+        const { auth } = await newUser(suite.db);
         const k = key();
         expect((await credit(auth, { amountMinor: 300, description: "gift" }, k)).status).toBe(201);
         const reused = op === "credit" ? await credit(auth, body, k) : await debit(auth, body, k);
         expect(reused.status).toBe(422);
         expect(((await reused.json()) as Problem).code).toBe("IDEMPOTENCY_KEY_REUSED");
-        expect(await balanceOf(auth)).toBe(300);
+        expect(await balanceOf({ auth })).toBe(300);
       },
     );
 
     it("keys belong to one user: another user may use the same key", async () => {
-      const a = await newUser(database.db);
-      const b = await newUser(database.db);
+      const a = await newUser(suite.db);
+      const b = await newUser(suite.db);
       const k = "shared-key";
       expect((await credit(a.auth, { amountMinor: 1 }, k)).status).toBe(201);
       expect((await credit(b.auth, { amountMinor: 2 }, k)).status).toBe(201);
     });
 
     it("refuses a debit beyond the balance: 409 INSUFFICIENT_FUNDS, in one statement, nothing written", async () => {
-      const { userId, auth } = await newUser(database.db);
+      const { userId, auth } = await newUser(suite.db);
       await credit(auth, { amountMinor: 50 });
-      statements = [];
+      statements.length = 0;
       const refused = await debit(auth, { amountMinor: 51 });
       expect(refused.status).toBe(409);
       expect(statements).toHaveLength(1);
       expect(((await refused.json()) as Problem).code).toBe("INSUFFICIENT_FUNDS");
-      expect(await balanceOf(auth)).toBe(50);
-      const rows = await database.db.execute(
+      expect(await balanceOf({ auth })).toBe(50);
+      const rows = await suite.db.execute(
         sql`select count(*)::int as n from transactions where user_id = ${userId}::uuid`,
       );
       expect((rows as unknown as { rows: { n: number }[] }).rows[0]?.n).toBe(1);
@@ -192,7 +163,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
     });
 
     it("lets a refused key be used again once funds arrive", async () => {
-      const { auth } = await newUser(database.db);
+      const { auth } = await newUser(suite.db);
       const k = key();
       expect((await debit(auth, { amountMinor: 10 }, k)).status).toBe(409);
       await credit(auth, { amountMinor: 10 });
@@ -200,12 +171,12 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
     });
 
     it("refuses a credit that would take the balance beyond the safe-integer range (409)", async () => {
-      const { auth } = await newUser(database.db);
+      const { auth } = await newUser(suite.db);
       expect((await credit(auth, { amountMinor: Number.MAX_SAFE_INTEGER })).status).toBe(201);
       const refused = await credit(auth, { amountMinor: 1 });
       expect(refused.status).toBe(409);
       expect(((await refused.json()) as Problem).code).toBe("BALANCE_LIMIT_EXCEEDED");
-      expect(await balanceOf(auth)).toBe(Number.MAX_SAFE_INTEGER);
+      expect(await balanceOf({ auth })).toBe(Number.MAX_SAFE_INTEGER);
     });
 
     it.each([
@@ -229,17 +200,17 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
       ],
       ["an unknown field", { amountMinor: 1, currency: "EUR" }, "currency"],
     ])("rejects %s with 400 VALIDATION_FAILED naming the field", async (_label, body, field) => {
-      const { auth } = await newUser(database.db);
+      const { auth } = await newUser(suite.db);
       const response = await credit(auth, body);
       expect(response.status).toBe(400);
       const problem = (await response.json()) as Problem;
       expect(problem.code).toBe("VALIDATION_FAILED");
       expect(problem.errors?.map((e) => e.field)).toContain(field);
-      expect(await balanceOf(auth)).toBe(0);
+      expect(await balanceOf({ auth })).toBe(0);
     });
 
     it("requires an Idempotency-Key (400 IDEMPOTENCY_KEY_REQUIRED)", async () => {
-      const { auth } = await newUser(database.db);
+      const { auth } = await newUser(suite.db);
       for (const k of [null, ""]) {
         const response = await debit(auth, { amountMinor: 1 }, k);
         expect(response.status).toBe(400);
@@ -252,7 +223,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
       ["with a space", "my key"],
       ["non-ASCII", "clé"],
     ])("rejects an Idempotency-Key %s with 400 naming the header", async (_label, k) => {
-      const { auth } = await newUser(database.db);
+      const { auth } = await newUser(suite.db);
       const response = await credit(auth, { amountMinor: 1 }, k);
       expect(response.status).toBe(400);
       const problem = (await response.json()) as Problem;
@@ -261,16 +232,16 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
     });
 
     it("accepts a key of 255 visible characters", async () => {
-      const { auth } = await newUser(database.db);
+      const { auth } = await newUser(suite.db);
       expect((await credit(auth, { amountMinor: 1 }, "~".repeat(255))).status).toBe(201);
     });
   });
 
   describe("GET /v1/transactions", () => {
     it("pages newest first with a signed cursor, one statement a page", async () => {
-      const { auth } = await newUser(database.db);
+      const { auth } = await newUser(suite.db);
       for (let i = 1; i <= 5; i += 1) await credit(auth, { amountMinor: i });
-      statements = [];
+      statements.length = 0;
       const first = await api.get("/v1/transactions?limit=2", auth);
       expect(first.status).toBe(200);
       expect(statements).toHaveLength(1);
@@ -289,7 +260,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
     });
 
     it("defaults to 20 entries and returns an empty first page for a new wallet", async () => {
-      const { auth } = await newUser(database.db);
+      const { auth } = await newUser(suite.db);
       expect(await (await api.get("/v1/transactions", auth)).json()).toEqual({ items: [], nextCursor: null });
       for (let i = 0; i < 21; i += 1) await credit(auth, { amountMinor: 1 });
       const page = (await (await api.get("/v1/transactions", auth)).json()) as {
@@ -301,10 +272,10 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
     });
 
     it("never skips or repeats entries that share one timestamp", async () => {
-      const { userId, auth } = await newUser(database.db);
+      const { userId, auth } = await newUser(suite.db);
       const count = 37;
       for (let i = 0; i < count; i += 1) await credit(auth, { amountMinor: 1 });
-      await database.db.execute(
+      await suite.db.execute(
         sql`update transactions set created_at = '2026-01-01T00:00:00.123456Z'::timestamptz where user_id = ${userId}::uuid`,
       );
       const seen: string[] = [];
@@ -323,8 +294,8 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
     });
 
     it("refuses a tampered, foreign or garbage cursor with 400 INVALID_CURSOR", async () => {
-      const owner = await newUser(database.db);
-      const stranger = await newUser(database.db);
+      const owner = await newUser(suite.db);
+      const stranger = await newUser(suite.db);
       for (let i = 0; i < 3; i += 1) await credit(owner.auth, { amountMinor: 1 });
       const { nextCursor } = (await (await api.get("/v1/transactions?limit=1", owner.auth)).json()) as {
         nextCursor: string;
@@ -336,7 +307,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
       );
       const otherKey = createWalletRuntime(
         { CURSOR_SIGNING_KEY: "another-key-of-at-least-32-characters!!" },
-        { database, logger: silent },
+        { database: suite.database, logger: silent },
       );
       const otherPage = (await (
         await otherKey.app.request("/v1/transactions?limit=1", { headers: owner.auth })
@@ -364,7 +335,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
     it.each(["0", "101", "-1", "abc", "1.5", "", "1e1", "%205", "0010"])(
       "rejects limit=%s with 400 naming query.limit",
       async (limit) => {
-        const { auth } = await newUser(database.db);
+        const { auth } = await newUser(suite.db);
         const response = await api.get(`/v1/transactions?limit=${limit}`, auth);
         expect(response.status).toBe(400);
         expect(((await response.json()) as Problem).errors?.map((e) => e.field)).toContain("query.limit");
@@ -422,15 +393,15 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
       ["an empty body", 400, ""],
       ["a body over the limit", 413, JSON.stringify({ amountMinor: 1, description: "x".repeat(40_000) })],
     ])("%s -> %i problem+json", async (_label, status, raw) => {
-      const { auth } = await newUser(database.db);
+      const { auth } = await newUser(suite.db);
       const response = await credit(auth, raw);
       expect(response.status).toBe(status);
       expect(response.headers.get("content-type")).toContain("application/problem+json");
     });
 
     it("a non-JSON content type -> 415", async () => {
-      const { auth } = await newUser(database.db);
-      const response = await runtime.app.request("/v1/transactions/credit", {
+      const { auth } = await newUser(suite.db);
+      const response = await suite.runtime.app.request("/v1/transactions/credit", {
         method: "POST",
         headers: { ...auth, "content-type": "text/plain", "idempotency-key": key() },
         body: "amountMinor=1",
@@ -441,14 +412,14 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
 
   describe("operations", () => {
     it("reports liveness and readiness with a database check", async () => {
-      expect((await runtime.app.request("/health/live")).status).toBe(200);
-      const ready = await runtime.app.request("/health/ready");
+      expect((await suite.runtime.app.request("/health/live")).status).toBe(200);
+      const ready = await suite.runtime.app.request("/health/ready");
       expect(ready.status).toBe(200);
       expect(await ready.json()).toEqual({ status: "ok", checks: { database: "ok" } });
     });
 
     it("serves an OpenAPI 3.1 document listing the wallet routes, and Swagger UI", async () => {
-      const doc = (await (await runtime.app.request("/openapi.json")).json()) as {
+      const doc = (await (await suite.runtime.app.request("/openapi.json")).json()) as {
         openapi: string;
         paths: Record<string, Record<string, { parameters?: { name: string; in: string }[] }>>;
       };
@@ -466,12 +437,12 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
       expect(doc.paths["/v1/transactions/credit"]?.post?.parameters).toEqual(
         expect.arrayContaining([expect.objectContaining({ name: "Idempotency-Key", in: "header" })]),
       );
-      const ui = await runtime.app.request("/docs");
+      const ui = await suite.runtime.app.request("/docs");
       expect(ui.status).toBe(200);
     });
 
     it("keeps every wallet reconciled after all of the above", async () => {
-      const report = await reconcileWallets(database.db);
+      const report = await reconcileWallets(suite.db);
       expect(report.checked).toBeGreaterThan(10);
       expect(report.mismatches).toEqual([]);
     });
