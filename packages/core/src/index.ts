@@ -20,6 +20,8 @@ export {
   buildDocument,
   createRoute,
   type Hook,
+  jsonBody,
+  jsonContent,
   named,
   OpenApiApp,
   ProblemSchema,

@@ -4,6 +4,8 @@ import {
   clientAddress,
   createRoute,
   type HttpEnv,
+  jsonBody,
+  jsonContent,
   named,
   type OpenApiApp,
   plainText,
@@ -124,20 +126,10 @@ const registerRoute = createRoute({
   tags: ["auth"],
   summary: "Create an account; its wallet is provisioned asynchronously",
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.strictObject({ firstName: Name, lastName: Name, email: Email, password: NewPassword }),
-        },
-      },
-    },
+    body: jsonBody(z.strictObject({ firstName: Name, lastName: Name, email: Email, password: NewPassword })),
   },
   responses: {
-    201: limited({
-      description: "Registered",
-      content: { "application/json": { schema: named("Registered", z.object({ user: User, ...Tokens })) } },
-    }),
+    201: limited(jsonContent("Registered", named("Registered", z.object({ user: User, ...Tokens })))),
     400: problemContent("Invalid input"),
     409: limited(problemContent("Email already registered")),
     429: RATE_LIMITED,
@@ -149,16 +141,9 @@ const loginRoute = createRoute({
   path: "/v1/auth/login",
   tags: ["auth"],
   summary: "Exchange credentials for an access token and a refresh token (a new session)",
-  request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": { schema: z.strictObject({ email: Email, password: PresentedPassword }) },
-      },
-    },
-  },
+  request: { body: jsonBody(z.strictObject({ email: Email, password: PresentedPassword })) },
   responses: {
-    200: limited({ description: "Logged in", content: { "application/json": { schema: SessionTokens } } }),
+    200: limited(jsonContent("Logged in", SessionTokens)),
     400: problemContent("Invalid input"),
     401: limited(problemContent("Invalid email or password")),
     429: limited({
@@ -177,15 +162,12 @@ const meRoute = createRoute({
   summary: "The authenticated user's profile",
   security: [{ bearerAuth: [] }],
   responses: {
-    200: { description: "Profile", content: { "application/json": { schema: z.object({ user: User }) } } },
+    200: jsonContent("Profile", z.object({ user: User })),
     401: UNAUTHORIZED,
   },
 });
 
-const refreshTokenBody = {
-  required: true,
-  content: { "application/json": { schema: z.strictObject({ refreshToken: RefreshToken }) } },
-} as const;
+const refreshTokenBody = jsonBody(z.strictObject({ refreshToken: RefreshToken }));
 
 const refreshRoute = createRoute({
   method: "post",
@@ -198,7 +180,7 @@ const refreshRoute = createRoute({
     "token descended from the same login stops working, and the client must log in again.",
   request: { body: refreshTokenBody },
   responses: {
-    200: { description: "Rotated", content: { "application/json": { schema: SessionTokens } } },
+    200: jsonContent("Rotated", SessionTokens),
     400: problemContent("Invalid input"),
     401: problemContent("Unknown, expired, revoked or already used refresh token (INVALID_REFRESH_TOKEN)"),
   },
@@ -226,31 +208,23 @@ const updateMeRoute = createRoute({
   summary: "Change the authenticated user's names",
   security: [{ bearerAuth: [] }],
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: named(
-            "ProfileChanges",
-            z
-              .strictObject({ firstName: z.optional(Name), lastName: z.optional(Name) })
-              .check(
-                z.refine(
-                  (changes: { firstName?: string; lastName?: string }) =>
-                    changes.firstName !== undefined || changes.lastName !== undefined,
-                  { error: "must contain firstName, lastName or both" },
-                ),
-              ),
+    body: jsonBody(
+      named(
+        "ProfileChanges",
+        z
+          .strictObject({ firstName: z.optional(Name), lastName: z.optional(Name) })
+          .check(
+            z.refine(
+              (changes: { firstName?: string; lastName?: string }) =>
+                changes.firstName !== undefined || changes.lastName !== undefined,
+              { error: "must contain firstName, lastName or both" },
+            ),
           ),
-        },
-      },
-    },
+      ),
+    ),
   },
   responses: {
-    200: {
-      description: "Updated profile",
-      content: { "application/json": { schema: z.object({ user: User }) } },
-    },
+    200: jsonContent("Updated profile", z.object({ user: User })),
     400: problemContent("Invalid input"),
     401: UNAUTHORIZED,
   },
@@ -270,26 +244,21 @@ const changePasswordRoute = createRoute({
     "this client's included, stops working, so the client logs in again with the new password.",
   security: [{ bearerAuth: [] }],
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: named(
-            "PasswordChange",
-            z.strictObject({ currentPassword: PresentedPassword, newPassword: NewPassword }).check(
-              z.refine(
-                (body: { currentPassword: string; newPassword: string }) =>
-                  body.newPassword !== body.currentPassword,
-                {
-                  error: "must differ from the current password",
-                  path: ["newPassword"],
-                },
-              ),
-            ),
+    body: jsonBody(
+      named(
+        "PasswordChange",
+        z.strictObject({ currentPassword: PresentedPassword, newPassword: NewPassword }).check(
+          z.refine(
+            (body: { currentPassword: string; newPassword: string }) =>
+              body.newPassword !== body.currentPassword,
+            {
+              error: "must differ from the current password",
+              path: ["newPassword"],
+            },
           ),
-        },
-      },
-    },
+        ),
+      ),
+    ),
   },
   responses: {
     204: { description: "Password changed; every refresh token of the user is revoked" },
@@ -309,16 +278,7 @@ const closeRoute = createRoute({
     "ends, the users service refuses the account's access tokens, and a user.closed event makes " +
     "the wallet service close the wallet (its ledger is kept).",
   security: [{ bearerAuth: [] }],
-  request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: named("AccountClosure", z.strictObject({ password: PresentedPassword })),
-        },
-      },
-    },
-  },
+  request: { body: jsonBody(named("AccountClosure", z.strictObject({ password: PresentedPassword }))) },
   responses: {
     204: { description: "Closed" },
     400: problemContent("Invalid input"),

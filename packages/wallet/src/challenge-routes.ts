@@ -2,6 +2,8 @@ import {
   authenticatedUserId,
   createRoute,
   errors,
+  jsonBody,
+  jsonContent,
   named,
   problemContent,
   requireAuth,
@@ -80,27 +82,19 @@ const createRouteDef = createRoute({
   security: [{ bearerAuth: [] }],
   request: {
     headers: optionalKeyHeaders("Optional; when sent, a retry with the same key and body replays the entry"),
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: named(
-            "ChallengeTransactionRequest",
-            z.strictObject({
-              user_id: z.uuid({ error: "must be a user id (UUID)" }),
-              type: z.enum(CHALLENGE_TYPES, { error: 'must be "CREDIT" or "DEBIT"' }),
-              amount: amountMinor(),
-            }),
-          ),
-        },
-      },
-    },
+    body: jsonBody(
+      named(
+        "ChallengeTransactionRequest",
+        z.strictObject({
+          user_id: z.uuid({ error: "must be a user id (UUID)" }),
+          type: z.enum(CHALLENGE_TYPES, { error: 'must be "CREDIT" or "DEBIT"' }),
+          amount: amountMinor(),
+        }),
+      ),
+    ),
   },
   responses: {
-    200: {
-      description: "Posted (or replayed, with Idempotent-Replayed: true)",
-      content: { "application/json": { schema: ChallengeTransaction } },
-    },
+    200: jsonContent("Posted (or replayed, with Idempotent-Replayed: true)", ChallengeTransaction),
     400: problemContent("Invalid body or malformed Idempotency-Key"),
     403: problemContent("user_id is not the authenticated user (USER_MISMATCH)"),
     409: problemContent("Insufficient funds (INSUFFICIENT_FUNDS) or balance limit (BALANCE_LIMIT_EXCEEDED)"),
@@ -125,10 +119,7 @@ const listRoute = createRoute({
     }),
   },
   responses: {
-    200: {
-      description: "Entries, newest first",
-      content: { "application/json": { schema: z.array(ChallengeTransaction) } },
-    },
+    200: jsonContent("Entries, newest first", z.array(ChallengeTransaction)),
     400: problemContent("Invalid type"),
     ...walletResponses,
   },
@@ -141,14 +132,7 @@ const balanceRoute = createRoute({
   summary: "Current balance (challenge contract)",
   security: [{ bearerAuth: [] }],
   responses: {
-    200: {
-      description: "Balance in minor units",
-      content: {
-        "application/json": {
-          schema: named("ChallengeBalance", z.object({ amount: z.int() })),
-        },
-      },
-    },
+    200: jsonContent("Balance in minor units", named("ChallengeBalance", z.object({ amount: z.int() }))),
     ...walletResponses,
   },
 });

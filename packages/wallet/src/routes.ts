@@ -5,6 +5,8 @@ import {
   createRoute,
   errors,
   fieldErrorsOf,
+  jsonBody,
+  jsonContent,
   named,
   type OpenApiApp,
   plainText,
@@ -184,13 +186,12 @@ export function idempotencyHook(required: boolean) {
 }
 
 const replayed = <T extends z.ZodMiniType>(schema: T) => ({
-  description: "Replay of an earlier request with the same key and body",
+  ...jsonContent("Replay of an earlier request with the same key and body", schema),
   headers: { "Idempotent-Replayed": { schema: { type: "string" as const, enum: ["true"] } } },
-  content: { "application/json": { schema } },
 });
 
 const postingResponses = (refusal: string) => ({
-  201: { description: "Posted", content: { "application/json": { schema: Entry } } },
+  201: jsonContent("Posted", Entry),
   200: replayed(Entry),
   400: problemContent("Invalid body, or Idempotency-Key missing or malformed"),
   409: problemContent(refusal),
@@ -209,7 +210,7 @@ const postingRoute = (type: "credit" | "debit") =>
     security: [{ bearerAuth: [] }],
     request: {
       headers: RequiredKeyHeaders,
-      body: { required: true, content: { "application/json": { schema: PostBody } } },
+      body: jsonBody(PostBody),
     },
     responses: postingResponses(
       type === "debit"
@@ -229,7 +230,7 @@ const combinedPostingRoute = createRoute({
   security: [{ bearerAuth: [] }],
   request: {
     headers: RequiredKeyHeaders,
-    body: { required: true, content: { "application/json": { schema: CombinedPostBody } } },
+    body: jsonBody(CombinedPostBody),
   },
   responses: postingResponses(
     `Insufficient funds (INSUFFICIENT_FUNDS) or balance limit (BALANCE_LIMIT_EXCEEDED), ${WRITE_CONFLICT}`,
@@ -248,10 +249,10 @@ const transferRoute = createRoute({
   security: [{ bearerAuth: [] }],
   request: {
     headers: RequiredKeyHeaders,
-    body: { required: true, content: { "application/json": { schema: TransferBody } } },
+    body: jsonBody(TransferBody),
   },
   responses: {
-    201: { description: "Transferred", content: { "application/json": { schema: Transfer } } },
+    201: jsonContent("Transferred", Transfer),
     200: replayed(Transfer),
     400: problemContent("Invalid body, or Idempotency-Key missing or malformed"),
     404: problemContent(
@@ -274,14 +275,10 @@ const balanceRoute = createRoute({
   summary: "Current balance",
   security: [{ bearerAuth: [] }],
   responses: {
-    200: {
-      description: "Balance",
-      content: {
-        "application/json": {
-          schema: named("Balance", z.object({ balanceMinor: z.int(), currency: z.literal("USD") })),
-        },
-      },
-    },
+    200: jsonContent(
+      "Balance",
+      named("Balance", z.object({ balanceMinor: z.int(), currency: z.literal("USD") })),
+    ),
     ...walletResponses,
   },
 });
@@ -322,17 +319,10 @@ const historyRoute = createRoute({
     }),
   },
   responses: {
-    200: {
-      description: "One page",
-      content: {
-        "application/json": {
-          schema: named(
-            "HistoryPage",
-            z.object({ items: z.array(Entry), nextCursor: z.nullable(z.string()) }),
-          ),
-        },
-      },
-    },
+    200: jsonContent(
+      "One page",
+      named("HistoryPage", z.object({ items: z.array(Entry), nextCursor: z.nullable(z.string()) })),
+    ),
     400: problemContent(
       "Invalid limit, or a cursor that was tampered with or issued elsewhere (INVALID_CURSOR)",
     ),
@@ -347,10 +337,7 @@ const statusRoute = createRoute({
   summary: "Whether the wallet has been provisioned",
   security: [{ bearerAuth: [] }],
   responses: {
-    200: {
-      description: "Ready",
-      content: { "application/json": { schema: z.object({ status: z.literal("ready") }) } },
-    },
+    200: jsonContent("Ready", z.object({ status: z.literal("ready") })),
     ...walletResponses,
   },
 });

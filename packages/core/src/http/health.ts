@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import type { Logger } from "../logger";
 import type { HttpEnv } from "./app";
-import { createRoute, type OpenApiApp } from "./openapi";
+import { createRoute, jsonContent, type OpenApiApp } from "./openapi";
 
 export type HealthCheck = () => Promise<void>;
 
@@ -26,7 +26,7 @@ export function mountHealth<E extends HttpEnv>(
       path: "/health/live",
       tags: ["health"],
       responses: {
-        200: { description: "Process is alive", content: { "application/json": { schema: HealthBody } } },
+        200: jsonContent("Process is alive", HealthBody),
       },
     }),
     (c) => c.json({ status: "ok" as const }, 200),
@@ -38,11 +38,8 @@ export function mountHealth<E extends HttpEnv>(
       path: "/health/ready",
       tags: ["health"],
       responses: {
-        200: {
-          description: "Dependencies reachable",
-          content: { "application/json": { schema: HealthBody } },
-        },
-        503: { description: "A dependency is down", content: { "application/json": { schema: HealthBody } } },
+        200: jsonContent("Dependencies reachable", HealthBody),
+        503: jsonContent("A dependency is down", HealthBody),
       },
     }),
     async (c) => {

@@ -395,6 +395,18 @@ export const RETRY_AFTER_HEADER = {
   },
 };
 
+/** A route's required JSON request body, validated with `schema`. */
+export const jsonBody = <S extends Schema>(schema: S) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+
+/** An OpenAPI response entry whose body is JSON of `schema`. */
+export const jsonContent = <S extends Schema>(description: string, schema: S) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
 /** An OpenAPI response entry for an error answered as application/problem+json. */
 export const problemContent = (description: string) => ({
   description,
