@@ -176,3 +176,30 @@ export function useSuiteDatabase(options: SuiteDatabaseOptions): SuiteDatabase {
     statements,
   };
 }
+
+/** A suite's database and the service runtime built on it. */
+export interface SuiteRuntime<R> extends SuiteDatabase {
+  readonly runtime: R;
+}
+
+/**
+ * `useSuiteDatabase`, and a service runtime `build` makes on the database once it is open (the
+ * hooks run in the order they were registered).
+ */
+export function useSuiteRuntime<R>(
+  options: SuiteDatabaseOptions,
+  build: (database: DatabaseHandle) => R,
+): SuiteRuntime<R> {
+  const suite = useSuiteDatabase(options);
+  let runtime: R | undefined;
+  beforeAll(() => {
+    runtime = build(suite.database);
+  });
+  return Object.defineProperty(suite, "runtime", {
+    get: () => {
+      if (runtime === undefined)
+        throw new Error("the suite runtime is built by beforeAll: read it in hooks and tests");
+      return runtime;
+    },
+  }) as SuiteRuntime<R>;
+}

@@ -1,43 +1,21 @@
-import { createLogger } from "@platform/core";
-import { type DatabaseHandle, queryRows } from "@platform/db";
+import { queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
+import { describe, expect, it } from "vitest";
+import { DRIVERS } from "../../../test/support/database";
 import { eventually } from "../../../test/support/sqs";
-import {
-  createUsersRepository,
-  createUsersRuntime,
-  hashRefreshToken,
-  loadUsersConfig,
-  usersMigrationsFolder,
-} from "../src/index";
-import { type SessionBody, UNLIMITED, type UsersClient, usersClient } from "./support";
-
-const silent = createLogger({ level: "silent" });
+import { createUsersRepository, hashRefreshToken, loadUsersConfig } from "../src/index";
+import { type SessionBody, UNLIMITED, useUsersSuite } from "./support";
 
 // Real concurrency on the real server, under both drivers: the statement, not the test, must
 // decide who wins.
 describe.each(DRIVERS)("refresh token races (%s)", (driver) => {
-  let testDb: TestDatabase;
-  let database: DatabaseHandle;
-  let api: UsersClient;
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase("refresh_races", usersMigrationsFolder);
-    database = testDb.open({ driver, poolMax: 20 });
-    const runtime = createUsersRuntime(UNLIMITED, { database, logger: silent });
-    api = usersClient((path, init) => runtime.app.request(path, init));
-  });
-
-  afterAll(async () => {
-    await database?.close();
-    await testDb?.drop();
-  });
+  const suite = useUsersSuite(driver, { prefix: "refresh_races", env: UNLIMITED, poolMax: 20 });
+  const { api } = suite;
 
   const familyState = async (refreshToken: string) => {
     const [row] = await queryRows<{ revoked_reason: string | null; tokens: number }>(
-      database.db,
+      suite.db,
       sql`select f.revoked_reason, (select count(*)::int from refresh_tokens a where a.family_id = f.id) as tokens
           from refresh_tokens t join refresh_token_families f on f.id = t.family_id
           where t.token_hash = ${hashRefreshToken(refreshToken)}`,
@@ -47,9 +25,9 @@ describe.each(DRIVERS)("refresh token races (%s)", (driver) => {
 
   /** Runs `race` while the token's row lock is held, and releases it once `waiters` wait for it. */
   async function heldAtTheTokenLock<T>(refreshToken: string, waiters: number, race: () => Promise<T>) {
-    const holder = new pg.Client({ connectionString: testDb.url });
+    const holder = new pg.Client({ connectionString: suite.testDb.url });
     // Outside the holder's transaction: inside one, pg_stat_activity would not change.
-    const observer = new pg.Client({ connectionString: testDb.url });
+    const observer = new pg.Client({ connectionString: suite.testDb.url });
     await Promise.all([holder.connect(), observer.connect()]);
     try {
       await holder.query("begin");
@@ -94,7 +72,7 @@ describe.each(DRIVERS)("refresh token races (%s)", (driver) => {
 
   it("20 concurrent refreshes with one token, unorchestrated: exactly one succeeds, the family ends revoked", async () => {
     // Warm connections, so that the requests reach the server together.
-    await Promise.all(Array.from({ length: 20 }, () => database.db.execute(sql`select pg_sleep(0.01)`)));
+    await Promise.all(Array.from({ length: 20 }, () => suite.db.execute(sql`select pg_sleep(0.01)`)));
     const { body } = await api.register();
     await expectOneWinnerAndRevokedFamily(
       await Promise.all(Array.from({ length: 20 }, () => api.refresh(body.refreshToken))),
@@ -120,7 +98,7 @@ describe.each(DRIVERS)("refresh token races (%s)", (driver) => {
 
   it("a login that read the account before a password change starts no usable session", async () => {
     const { credentials, body } = await api.register();
-    const repository = createUsersRepository(database.db);
+    const repository = createUsersRepository(suite.db);
     const { loginThrottle: throttle, rateLimits } = loadUsersConfig({});
     const attempt = { email: credentials.email, client: "192.0.2.1" };
     const before = await repository.reserveLogin(attempt, throttle, rateLimits.login);
@@ -138,17 +116,17 @@ describe.each(DRIVERS)("refresh token races (%s)", (driver) => {
     );
     expect(started).toBe(false);
     // Had it committed first, its family would carry the old epoch and be dead all the same.
-    await database.db.execute(sql`
+    await suite.db.execute(sql`
       insert into refresh_token_families (id, user_id, session_epoch)
       values (${crypto.randomUUID()}::uuid, ${body.user.id}::uuid, ${before.sessionEpoch}::int)`);
     const [stale] = await queryRows<{ id: string }>(
-      database.db,
+      suite.db,
       sql`select id::text from refresh_token_families
           where user_id = ${body.user.id}::uuid and session_epoch = ${before.sessionEpoch}::int
           order by created_at desc limit 1`,
     );
     const token = "S".repeat(43);
-    await database.db.execute(sql`
+    await suite.db.execute(sql`
       insert into refresh_tokens (token_hash, family_id, expires_at)
       values (${hashRefreshToken(token)}, ${stale?.id}::uuid, now() + interval '1 hour')`);
     expect((await api.refresh(token)).status).toBe(401);

@@ -1,5 +1,10 @@
-import type { Env } from "@platform/core";
+import { createLogger, type Env, type Logger } from "@platform/core";
+import type { SessionTimeouts } from "@platform/db";
 import { expect } from "vitest";
+import { type DriverName, type SuiteRuntime, useSuiteRuntime } from "../../../test/support/database";
+import { createUsersRuntime, type UsersRuntime, usersMigrationsFolder } from "../src/index";
+
+export const silent = createLogger({ level: "silent" });
 
 /**
  * Rate limits no test reaches by accident: apps called in process have no client address, so all
@@ -108,4 +113,25 @@ export async function expectProblem(response: Response, status: number, code: st
   const problem = (await response.json()) as Problem;
   expect(problem.code).toBe(code);
   return problem;
+}
+
+export interface UsersSuite extends SuiteRuntime<UsersRuntime> {
+  /** The suite's users API, in process. */
+  readonly api: UsersClient;
+}
+
+/**
+ * Registers, in the calling `describe`, a users database migrated and opened under `driver`
+ * (statements captured, see `useSuiteDatabase`) and a users runtime on it built from `env`.
+ */
+export function useUsersSuite(
+  driver: DriverName,
+  options: { prefix: string; env: Env; poolMax?: number; timeouts?: SessionTimeouts; logger?: Logger },
+): UsersSuite {
+  const { prefix, env, logger = silent, ...database } = options;
+  const suite = useSuiteRuntime(
+    { prefix, migrationsFolder: usersMigrationsFolder, driver, ...database },
+    (handle) => createUsersRuntime(env, { database: handle, logger }),
+  );
+  return Object.assign(suite, { api: usersClient((path, init) => suite.runtime.app.request(path, init)) });
 }

@@ -1,47 +1,29 @@
 import { createHash } from "node:crypto";
-import { createLogger } from "@platform/core";
-import { type DatabaseHandle, queryRows } from "@platform/db";
+import { queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
+import { describe, expect, it } from "vitest";
+import { createTestDatabase, DRIVERS } from "../../../test/support/database";
 import { createUsersRuntime, usersMigrationsFolder } from "../src/index";
 import {
   expectProblem,
   type SessionBody,
   STRICT_THROTTLE,
+  silent,
   UNLIMITED,
   type UserBody,
   usersClient,
+  useUsersSuite,
 } from "./support";
 
-const silent = createLogger({ level: "silent" });
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
 describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) => {
-  let testDb: TestDatabase;
-  let database: DatabaseHandle;
-  let statements: string[] = [];
-  let api: ReturnType<typeof usersClient>;
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase("accounts", usersMigrationsFolder);
-    database = testDb.open({ driver, onStatement: (text) => statements.push(text) });
-    const runtime = createUsersRuntime(STRICT_THROTTLE, { database, logger: silent });
-    api = usersClient((path, init) => runtime.app.request(path, init));
-  });
-
-  afterAll(async () => {
-    await database?.close();
-    await testDb?.drop();
-  });
-
-  beforeEach(() => {
-    statements = [];
-  });
+  const suite = useUsersSuite(driver, { prefix: "accounts", env: STRICT_THROTTLE });
+  const { api, statements } = suite;
 
   const familyOf = async (refreshToken: string) => {
     const [row] = await queryRows<{ family_id: string; revoked_reason: string | null }>(
-      database.db,
+      suite.db,
       sql`select f.id::text as family_id, f.revoked_reason
           from refresh_tokens t join refresh_token_families f on f.id = t.family_id
           where t.token_hash = ${sha256(refreshToken)}`,
@@ -59,14 +41,14 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
       expect(Buffer.from(body.refreshToken, "base64url")).toHaveLength(32);
 
       const stored = await queryRows<{ token_hash: string; ttl: number }>(
-        database.db,
+        suite.db,
         sql`select t.token_hash, extract(epoch from t.expires_at - t.issued_at)::int as ttl
             from refresh_tokens t join refresh_token_families f on f.id = t.family_id
             where f.user_id = ${body.user.id}::uuid`,
       );
       expect(stored).toEqual([{ token_hash: sha256(body.refreshToken), ttl: 30 * 86_400 }]);
       const anywhere = await queryRows<{ n: number }>(
-        database.db,
+        suite.db,
         sql`select count(*)::int as n from refresh_tokens t
             where t.token_hash = ${body.refreshToken} or t::text like ${`%${body.refreshToken}%`}`,
       );
@@ -75,7 +57,7 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
 
     it("login starts a new session in its success statement: two round trips in all", async () => {
       const { credentials, body: registered } = await api.register();
-      statements = [];
+      statements.length = 0;
       const session = await api.login(credentials);
       expect(statements).toHaveLength(2);
       expect(Object.keys(session).sort()).toEqual([
@@ -97,7 +79,7 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
   describe("POST /v1/auth/refresh", () => {
     it("rotates in one statement: a new access token and a new refresh token; the old one stops working", async () => {
       const { body } = await api.register();
-      statements = [];
+      statements.length = 0;
       const response = await api.refresh(body.refreshToken);
       expect(response.status).toBe(200);
       expect(statements).toHaveLength(1);
@@ -117,7 +99,7 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
       const third = (await (await api.refresh(second.refreshToken)).json()) as SessionBody;
 
       // The first token of the family is presented again: a thief, or a client that lost track.
-      statements = [];
+      statements.length = 0;
       await expectProblem(await api.refresh(body.refreshToken), 401, "INVALID_REFRESH_TOKEN");
       expect(statements).toHaveLength(1);
       expect((await familyOf(third.refreshToken))?.revoked_reason).toBe("reuse");
@@ -129,7 +111,7 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
 
     it("refuses an expired token without revoking its family", async () => {
       const { body } = await api.register();
-      await database.db.execute(
+      await suite.db.execute(
         sql`update refresh_tokens set expires_at = now() - interval '1 second'
             where token_hash = ${sha256(body.refreshToken)}`,
       );
@@ -140,7 +122,7 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
     it("forgets a family's expired tokens when it rotates", async () => {
       const { body } = await api.register();
       const second = (await (await api.refresh(body.refreshToken)).json()) as SessionBody;
-      await database.db.execute(
+      await suite.db.execute(
         sql`update refresh_tokens set expires_at = now() - interval '1 second'
             where token_hash = ${sha256(body.refreshToken)}`,
       );
@@ -172,7 +154,7 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
       const other = await api.login(credentials);
       const second = (await (await api.refresh(body.refreshToken)).json()) as SessionBody;
 
-      statements = [];
+      statements.length = 0;
       // The rotated first token still names the family.
       const response = await api.logout(body.refreshToken);
       expect(response.status).toBe(204);
@@ -195,7 +177,7 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
   describe("PATCH /v1/users/me", () => {
     it("changes one name in one statement and keeps the other", async () => {
       const { body } = await api.register();
-      statements = [];
+      statements.length = 0;
       const response = await api.send("PATCH", "/v1/users/me", {
         token: body.accessToken,
         body: { firstName: "  Augusta  " },
@@ -256,7 +238,7 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
     it("sets the new password (204) and revokes every refresh token of the user", async () => {
       const { credentials, body } = await api.register();
       const other = await api.login(credentials);
-      statements = [];
+      statements.length = 0;
       const response = await changePassword(body.accessToken, {
         currentPassword: credentials.password,
         newPassword: "a brand new passphrase",
@@ -334,13 +316,13 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
     it("anonymises the account, ends its sessions and writes user.closed, in one statement after the password check", async () => {
       const { credentials, body } = await api.register();
       const other = await api.login(credentials);
-      statements = [];
+      statements.length = 0;
       const response = await close(body.accessToken, { password: credentials.password });
       expect(response.status).toBe(204);
       expect(statements).toHaveLength(2);
 
       const [row] = await queryRows<Record<string, unknown>>(
-        database.db,
+        suite.db,
         sql`select email, first_name, last_name, password_hash, closed_at is not null as closed
             from users where id = ${body.user.id}::uuid`,
       );
@@ -352,7 +334,7 @@ describe.each(DRIVERS)("sessions, profile, password and closure (%s)", (driver) 
         closed: true,
       });
       const events = await queryRows<Record<string, unknown>>(
-        database.db,
+        suite.db,
         sql`select type, version, status, payload->'data'->>'userId' as user_id
             from outbox where aggregate_id = ${body.user.id}::uuid order by created_at`,
       );

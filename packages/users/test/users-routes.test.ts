@@ -1,46 +1,27 @@
-import { createLogger } from "@platform/core";
-import type { DatabaseHandle } from "@platform/db";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
-import { createUsersRuntime, type UsersRuntime, usersMigrationsFolder } from "../src/index";
-import { STRICT_THROTTLE, UNLIMITED } from "./support";
-
-const silent = createLogger({ level: "silent" });
-
-interface UserBody {
-  id: string;
-  email: string;
-  firstName: string;
-  lastName: string;
-  createdAt: string;
-}
-
-interface Registered {
-  user: UserBody;
-  accessToken: string;
-  expiresIn: number;
-}
-
-interface Problem {
-  status: number;
-  code: string;
-  message: string;
-  errors?: { field: string; message: string }[];
-}
+import { describe, expect, it } from "vitest";
+import { createTestDatabase, DRIVERS } from "../../../test/support/database";
+import { createUsersRuntime, usersMigrationsFolder } from "../src/index";
+import {
+  type Problem,
+  type Registered,
+  STRICT_THROTTLE,
+  silent,
+  UNLIMITED,
+  type UserBody,
+  useUsersSuite,
+} from "./support";
 
 describe.each(DRIVERS)("users API (%s)", (driver) => {
-  let testDb: TestDatabase;
-  let database: DatabaseHandle;
-  let runtime: UsersRuntime;
-  let statements: string[] = [];
+  const suite = useUsersSuite(driver, { prefix: "users", env: STRICT_THROTTLE });
+  const { statements } = suite;
 
   const call = (
     method: string,
     path: string,
     init: { body?: unknown; raw?: string; headers?: Record<string, string> } = {},
   ) =>
-    runtime.app.request(path, {
+    suite.runtime.app.request(path, {
       method,
       headers: {
         ...(init.body !== undefined || init.raw !== undefined ? { "content-type": "application/json" } : {}),
@@ -60,17 +41,6 @@ describe.each(DRIVERS)("users API (%s)", (driver) => {
     email: `ada.${driver}.${++counter}.${Date.now()}@example.com`,
     password: "correct horse battery",
     ...overrides,
-  });
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase("users", usersMigrationsFolder);
-    database = testDb.open({ driver, onStatement: (text) => statements.push(text) });
-    runtime = createUsersRuntime(STRICT_THROTTLE, { database, logger: silent });
-  });
-
-  afterAll(async () => {
-    await database?.close();
-    await testDb?.drop();
   });
 
   describe("POST /v1/auth/register", () => {
@@ -99,12 +69,12 @@ describe.each(DRIVERS)("users API (%s)", (driver) => {
     });
 
     it("writes the user, its user.registered outbox row and its first session in one round trip", async () => {
-      statements = [];
+      statements.length = 0;
       const response = await call("POST", "/v1/auth/register", { body: newUser() });
       expect(response.status).toBe(201);
       expect(statements).toHaveLength(1);
       const { user } = (await response.json()) as Registered;
-      const rows = await database.db.execute(
+      const rows = await suite.db.execute(
         sql`select type, version, status, payload->'data'->>'userId' as user_id from outbox where aggregate_id = ${user.id}::uuid`,
       );
       const outboxRows = (rows as unknown as { rows: Record<string, unknown>[] }).rows;
@@ -202,7 +172,7 @@ describe.each(DRIVERS)("users API (%s)", (driver) => {
         expect(attempt.status).toBe(401);
       }
       // A second runtime (another Lambda instance) over the same database sees the lock.
-      const other = createUsersRuntime(STRICT_THROTTLE, { database, logger: silent });
+      const other = createUsersRuntime(STRICT_THROTTLE, { database: suite.database, logger: silent });
       const locked = await other.app.request("/v1/auth/login", {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -250,7 +220,7 @@ describe.each(DRIVERS)("users API (%s)", (driver) => {
     });
 
     it("a non-JSON content type -> 415", async () => {
-      const response = await runtime.app.request("/v1/auth/register", {
+      const response = await suite.runtime.app.request("/v1/auth/register", {
         method: "POST",
         headers: { "content-type": "text/plain" },
         body: "hello",

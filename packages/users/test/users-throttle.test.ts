@@ -1,13 +1,12 @@
-import { apiGatewayV2Handler, createLogger, type Env } from "@platform/core";
-import { type DatabaseHandle, queryRows } from "@platform/db";
+import { apiGatewayV2Handler, type Env } from "@platform/core";
+import { queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { apiGatewayV2Event, lambdaContext, parseResult } from "../../../test/support/apigw";
-import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
+import { DRIVERS, useSuiteDatabase } from "../../../test/support/database";
 import { createUsersRuntime, usersMigrationsFolder } from "../src/index";
-import { UNLIMITED } from "./support";
+import { silent, UNLIMITED } from "./support";
 
-const silent = createLogger({ level: "silent" });
 const PASSWORD = "correct horse battery";
 const ATTACKER = "198.51.100.66";
 const OWNER = "203.0.113.7";
@@ -22,27 +21,23 @@ interface Answer {
 }
 
 describe.each(DRIVERS)("login throttle and rate limits (%s)", (driver) => {
-  let testDb: TestDatabase;
-  let database: DatabaseHandle;
-  let statements: string[] = [];
+  const suite = useSuiteDatabase({
+    prefix: "users_throttle",
+    migrationsFolder: usersMigrationsFolder,
+    driver,
+    poolMax: 40,
+  });
+  const { statements } = suite;
   let counter = 0;
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase("users_throttle", usersMigrationsFolder);
-    database = testDb.open({ driver, poolMax: 40, onStatement: (text) => statements.push(text) });
-  });
-
-  afterAll(async () => {
-    await database?.close();
-    await testDb?.drop();
-  });
 
   /** The users API as a Lambda function behind API Gateway, one runtime per call (an instance). */
   const instance = (env: Env) => {
     // Built on first use: the database is opened by beforeAll.
     let handler: ReturnType<typeof apiGatewayV2Handler> | undefined;
     return async (path: string, body: unknown, sourceIp: string, token?: string): Promise<Answer> => {
-      handler ??= apiGatewayV2Handler(createUsersRuntime(env, { database, logger: silent }).app);
+      handler ??= apiGatewayV2Handler(
+        createUsersRuntime(env, { database: suite.database, logger: silent }).app,
+      );
       const result = parseResult(
         await handler(
           apiGatewayV2Event({
@@ -84,7 +79,7 @@ describe.each(DRIVERS)("login throttle and rate limits (%s)", (driver) => {
 
   const attemptRows = (email: string) =>
     queryRows<{ client: string; failures: number; pending: number }>(
-      database.db,
+      suite.db,
       sql`select client, failures, pending from login_attempts where email = ${email}::text order by client`,
     );
 
@@ -131,10 +126,10 @@ describe.each(DRIVERS)("login throttle and rate limits (%s)", (driver) => {
 
     it("reserves the attempt with the credentials in one statement, and settles it in one more", async () => {
       const email = await registered(call);
-      statements = [];
+      statements.length = 0;
       expect((await call("/v1/auth/login", { email, password: "not the password" }, OWNER)).status).toBe(401);
       expect(statements).toHaveLength(2);
-      statements = [];
+      statements.length = 0;
       expect((await call("/v1/auth/login", { email, password: PASSWORD }, OWNER)).status).toBe(200);
       expect(statements).toHaveLength(2);
     });
@@ -164,7 +159,7 @@ describe.each(DRIVERS)("login throttle and rate limits (%s)", (driver) => {
       expect(first.retryAfter).toBeGreaterThan(1);
       expect(first.retryAfter).toBeLessThanOrEqual(30);
       // The delay runs out (as time would make it): one more attempt is admitted, and it fails.
-      await database.db.execute(
+      await suite.db.execute(
         sql`update login_attempts set blocked_until = now() where email = ${email}::text and client = ${ATTACKER}::text`,
       );
       expect((await strict("/v1/auth/login", { email, password: "guess 2" }, ATTACKER)).status).toBe(401);
@@ -224,7 +219,7 @@ describe.each(DRIVERS)("login throttle and rate limits (%s)", (driver) => {
     });
 
     it("forgets expired rows a few at a time as attempts come in, and nothing that still counts", async () => {
-      await database.db.execute(sql`
+      await suite.db.execute(sql`
         insert into login_attempts (email, client, failures, pending, expires_at)
         select 'stale.' || i || '@example.com', '192.0.2.1', 3, 0, now() - interval '1 minute'
         from generate_series(1, 10) as i`);
@@ -234,7 +229,7 @@ describe.each(DRIVERS)("login throttle and rate limits (%s)", (driver) => {
         Number(
           (
             await queryRows<{ n: number }>(
-              database.db,
+              suite.db,
               sql`select count(*)::int as n from login_attempts where email like 'stale.%'`,
             )
           )[0]?.n,
@@ -285,7 +280,7 @@ describe.each(DRIVERS)("login throttle and rate limits (%s)", (driver) => {
       const call = instance({ REGISTER_RATE_LIMIT: "5", REGISTER_RATE_WINDOW_SECONDS: "600" });
       const client = "192.0.2.60";
       const emails = Array.from({ length: 20 }, () => newEmail());
-      statements = [];
+      statements.length = 0;
       const answers = await Promise.all(
         emails.map((email) =>
           call(
@@ -306,7 +301,7 @@ describe.each(DRIVERS)("login throttle and rate limits (%s)", (driver) => {
           });
       }
       const [created] = await queryRows<{ n: number }>(
-        database.db,
+        suite.db,
         sql`select count(*)::int as n from users where email = any(${`{${emails.join(",")}}`}::text[])`,
       );
       expect(created?.n).toBe(5);
@@ -327,7 +322,7 @@ describe.each(DRIVERS)("login throttle and rate limits (%s)", (driver) => {
     });
 
     it("forgets ended windows a few at a time", async () => {
-      await database.db.execute(sql`
+      await suite.db.execute(sql`
         insert into rate_limits (policy, client, used, window_ends_at)
         select 'register', '192.0.2.' || i, 1, now() - interval '1 second'
         from generate_series(100, 107) as i`);
@@ -340,7 +335,7 @@ describe.each(DRIVERS)("login throttle and rate limits (%s)", (driver) => {
         );
       }
       const [row] = await queryRows<{ n: number }>(
-        database.db,
+        suite.db,
         sql`select count(*)::int as n from rate_limits where window_ends_at < now()`,
       );
       expect(row?.n).toBe(0);

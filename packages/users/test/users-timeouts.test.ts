@@ -1,12 +1,11 @@
 import { withinInvocation } from "@platform/core";
-import { type DatabaseHandle, queryRows } from "@platform/db";
+import { queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
+import { describe, expect, it } from "vitest";
+import { DRIVERS } from "../../../test/support/database";
 import { captureLogger } from "../../../test/support/sqs";
-import { createUsersRuntime, type UsersRuntime, usersMigrationsFolder } from "../src/index";
-import { expectProblem, usersClient } from "./support";
+import { expectProblem, useUsersSuite } from "./support";
 
 const TIMEOUTS = { statementMs: 1_000, idleInTransactionMs: 1_000 };
 
@@ -48,28 +47,20 @@ async function freezeBackends(url: string, database: string): Promise<() => void
 }
 
 describe.each(DRIVERS)("statement and idle-in-transaction timeouts (%s)", (driver) => {
-  let testDb: TestDatabase;
-  let database: DatabaseHandle;
-  let runtime: UsersRuntime;
-  let api: ReturnType<typeof usersClient>;
   const log = captureLogger();
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase("users_timeouts", usersMigrationsFolder, { timeouts: TIMEOUTS });
-    // One connection under node-postgres, so the frozen test freezes the one the request uses.
-    database = testDb.open({ driver, poolMax: 1 });
-    runtime = createUsersRuntime({}, { database, logger: log.logger });
-    api = usersClient((path, init) => runtime.app.request(path, init));
+  // One connection under node-postgres, so the frozen test freezes the one the request uses.
+  const suite = useUsersSuite(driver, {
+    prefix: "users_timeouts",
+    env: {},
+    timeouts: TIMEOUTS,
+    poolMax: 1,
+    logger: log.logger,
   });
-
-  afterAll(async () => {
-    await database?.close();
-    await testDb?.drop();
-  });
+  const { api } = suite;
 
   it("are in force on the service's own connections", async () => {
     const [row] = await queryRows<{ statement: string; idle: string }>(
-      database.db,
+      suite.db,
       sql`select current_setting('statement_timeout') as statement,
                  current_setting('idle_in_transaction_session_timeout') as idle`,
     );
@@ -78,7 +69,7 @@ describe.each(DRIVERS)("statement and idle-in-transaction timeouts (%s)", (drive
 
   it("a statement blocked by a lock another connection holds ends at the statement timeout: 503 + Retry-After, nothing written", async () => {
     const { body } = await api.register();
-    const other = await connect(testDb.url);
+    const other = await connect(suite.testDb.url);
     try {
       await other.query("begin");
       await other.query("select 1 from users where id = $1 for update", [body.user.id]);
@@ -100,7 +91,7 @@ describe.each(DRIVERS)("statement and idle-in-transaction timeouts (%s)", (drive
 
   it("a transaction left idle is ended by the server", async () => {
     await expect(
-      database.db.transaction(async (tx) => {
+      suite.db.transaction(async (tx) => {
         await tx.execute(sql`select 1`);
         await new Promise((resolve) => setTimeout(resolve, TIMEOUTS.idleInTransactionMs + 1_000));
         await tx.execute(sql`select 1`);
@@ -110,7 +101,7 @@ describe.each(DRIVERS)("statement and idle-in-transaction timeouts (%s)", (drive
 
   it("with PostgreSQL frozen, a request answers 503 + Retry-After instead of waiting for the thaw", async () => {
     const { body } = await api.register();
-    const thaw = await freezeBackends(testDb.url, testDb.name);
+    const thaw = await freezeBackends(suite.testDb.url, suite.testDb.name);
     try {
       // node-postgres gives up TIMEOUTS.statementMs + 2 s after sending; the Data API driver at
       // the invocation's deadline (here 3 s: 6 s left, less the 3 s kept to answer).

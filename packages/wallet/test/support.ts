@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { createLogger, createTokenService, type Env, loadJwtConfig } from "@platform/core";
 import { type Database, queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
-import { beforeAll, expect } from "vitest";
-import { type DriverName, type SuiteDatabase, useSuiteDatabase } from "../../../test/support/database";
+import { expect } from "vitest";
+import { type DriverName, type SuiteRuntime, useSuiteRuntime } from "../../../test/support/database";
 import {
   createWalletRuntime,
   provisionWallet,
@@ -68,8 +68,7 @@ export function client(fetcher: Fetch) {
 
 export type WalletClient = ReturnType<typeof client>;
 
-export interface WalletSuite extends SuiteDatabase {
-  readonly runtime: WalletRuntime;
+export interface WalletSuite extends SuiteRuntime<WalletRuntime> {
   /** The suite's wallet API, in process. */
   readonly api: WalletClient;
   /** Credits the user's wallet through the API (201 expected). */
@@ -89,58 +88,39 @@ export function useWalletSuite(
   driver: DriverName,
   options: { prefix: string; env?: Env; poolMax?: number },
 ): WalletSuite {
-  const suite = useSuiteDatabase({
-    prefix: options.prefix,
-    migrationsFolder: walletMigrationsFolder,
-    driver,
-    ...(options.poolMax === undefined ? {} : { poolMax: options.poolMax }),
-  });
-  let runtime: WalletRuntime | undefined;
-  // Runs after the database's beforeAll: hooks run in the order they were registered.
-  beforeAll(() => {
-    runtime = createWalletRuntime(options.env ?? {}, { database: suite.database, logger: silent });
-  });
-  const runtimeOf = () => {
-    if (!runtime) throw new Error("the suite runtime is built by beforeAll: read it in hooks and tests");
-    return runtime;
-  };
-  const api = client((path, init) => runtimeOf().app.request(path, init));
+  const suite = useSuiteRuntime(
+    {
+      prefix: options.prefix,
+      migrationsFolder: walletMigrationsFolder,
+      driver,
+      ...(options.poolMax === undefined ? {} : { poolMax: options.poolMax }),
+    },
+    (database) => createWalletRuntime(options.env ?? {}, { database, logger: silent }),
+  );
+  const api = client((path, init) => suite.runtime.app.request(path, init));
   const credit = async (user: TestUser, amountMinor: number) => {
     const response = await api.post("/v1/transactions/credit", user.auth, { amountMinor }, randomUUID());
     expect(response.status).toBe(201);
   };
 
-  return {
-    get testDb() {
-      return suite.testDb;
-    },
-    get database() {
-      return suite.database;
-    },
-    get db() {
-      return suite.db;
-    },
-    statements: suite.statements,
-    get runtime() {
-      return runtimeOf();
-    },
+  return Object.assign(suite, {
     api,
     credit,
-    async funded(amountMinor) {
+    async funded(amountMinor: number) {
       const user = await newUser(suite.db);
       if (amountMinor > 0) await credit(user, amountMinor);
       return user;
     },
-    async balanceOf(user) {
+    async balanceOf(user: Pick<TestUser, "auth">) {
       const response = await api.get("/v1/balance", user.auth);
       return ((await response.json()) as { balanceMinor: number }).balanceMinor;
     },
-    async ledgerRows(userId) {
+    async ledgerRows(userId: string) {
       const [row] = await queryRows<{ n: number }>(
         suite.db,
         sql`select count(*)::int as n from transactions where user_id = ${userId}::uuid`,
       );
       return Number(row?.n);
     },
-  };
+  });
 }
