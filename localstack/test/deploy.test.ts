@@ -158,7 +158,8 @@ describe("the deploy's migrator path, through Lambda's API, against the Data API
     (await readdir(path.join(root, "packages", service, "drizzle"))).filter((file) => file.endsWith(".sql"))
       .length;
 
-  it("creates the migrators from their zips, waits for them, and runs them", async () => {
+  /** Runs the plan's migrator steps against the Lambda API; their results and the deploy's log. */
+  const deployMigrators = async () => {
     const lambda = new LambdaClient({
       endpoint: lambdaApi.endpoint,
       region: REGION,
@@ -171,11 +172,16 @@ describe("the deploy's migrator path, through Lambda's API, against the Data API
         { lambda },
         { bundlesDir, functionReadySeconds: 30, log: (line) => log.push(line) },
       );
-      expect(results["invoke-usersMigrator"]).toEqual({ applied: await journal("users") });
-      expect(results["invoke-walletMigrator"]).toEqual({ applied: await journal("wallet") });
+      return { results, log };
     } finally {
       lambda.destroy();
     }
+  };
+
+  it("creates the migrators from their zips, waits for them, and runs them", async () => {
+    const { results, log } = await deployMigrators();
+    expect(results["invoke-usersMigrator"]).toEqual({ applied: await journal("users") });
+    expect(results["invoke-walletMigrator"]).toEqual({ applied: await journal("wallet") });
     expect(await tables(usersDb)).toEqual(expect.arrayContaining(["users", "outbox"]));
     expect(await tables(walletDb)).toEqual(expect.arrayContaining(["wallets"]));
     // They ran with the plan's environment, the SQL bundled next to the code (the zip's drizzle/).
@@ -188,23 +194,9 @@ describe("the deploy's migrator path, through Lambda's API, against the Data API
   }, 120_000);
 
   it("updates them on a second deploy, and they find nothing left to apply", async () => {
-    const lambda = new LambdaClient({
-      endpoint: lambdaApi.endpoint,
-      region: REGION,
-      credentials: CREDENTIALS,
-    });
-    const log: string[] = [];
-    try {
-      const { results } = await executePlan(
-        { steps: migratorSteps(plan), outputs: {} },
-        { lambda },
-        { bundlesDir, functionReadySeconds: 30, log: (line) => log.push(line) },
-      );
-      expect(results["invoke-usersMigrator"]).toEqual({ applied: 0 });
-      expect(results["invoke-walletMigrator"]).toEqual({ applied: 0 });
-    } finally {
-      lambda.destroy();
-    }
+    const { results, log } = await deployMigrators();
+    expect(results["invoke-usersMigrator"]).toEqual({ applied: 0 });
+    expect(results["invoke-walletMigrator"]).toEqual({ applied: 0 });
     expect(log.filter((line) => line.includes("exists already"))).toHaveLength(2);
     expect(log.some((line) => line.startsWith("→ new code for"))).toBe(true);
   }, 120_000);
