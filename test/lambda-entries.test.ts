@@ -7,22 +7,13 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { lambdaContext } from "./support/apigw";
 import { createTestDatabase, type TestDatabase } from "./support/database";
-import {
-  createTestQueues,
-  startSqsEmulator,
-  type TestQueues,
-  USERS_MIGRATIONS,
-  WALLET_MIGRATIONS,
-} from "./support/sqs";
+import { USERS_MIGRATIONS, useTestQueues, WALLET_MIGRATIONS } from "./support/sqs";
 
-let emulator: Awaited<ReturnType<typeof startSqsEmulator>>;
-let queues: TestQueues;
+const queues = useTestQueues();
 let usersDb: TestDatabase;
 let walletDb: TestDatabase;
 
 beforeAll(async () => {
-  emulator = await startSqsEmulator();
-  queues = await createTestQueues(emulator.endpoint);
   [usersDb, walletDb] = await Promise.all([
     createTestDatabase("entry_users", USERS_MIGRATIONS),
     createTestDatabase("entry_wallet", WALLET_MIGRATIONS),
@@ -39,10 +30,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   vi.unstubAllEnvs();
-  queues?.sqs.destroy();
   await usersDb?.drop();
   await walletDb?.drop();
-  await emulator?.stop();
 });
 
 const scheduled: ScheduledEvent = {

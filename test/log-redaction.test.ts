@@ -14,13 +14,7 @@ import { createWalletProvisionerHandler } from "@platform/wallet/provisioner";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, DRIVERS, type DriverName, type TestDatabase } from "./support/database";
-import {
-  captureLogger,
-  createTestQueues,
-  startSqsEmulator,
-  type TestQueues,
-  WALLET_MIGRATIONS,
-} from "./support/sqs";
+import { captureLogger, useTestQueues, WALLET_MIGRATIONS } from "./support/sqs";
 
 /**
  * What a registration sends to the database and must never come back out in a log line, an error
@@ -66,8 +60,7 @@ function printed(error: Error): string {
 describe.each(DRIVERS)("no statement parameter reaches a log line (%s)", (driver: DriverName) => {
   let usersDb: TestDatabase;
   let walletDb: TestDatabase;
-  let sqs: Awaited<ReturnType<typeof startSqsEmulator>>;
-  let queues: TestQueues;
+  const queues = useTestQueues();
   let deadPort: number;
   let deadEmulator: DataApiEmulator | undefined;
   const handles: DatabaseHandle[] = [];
@@ -96,16 +89,12 @@ describe.each(DRIVERS)("no statement parameter reaches a log line (%s)", (driver
         postgresUrl: `postgres://postgres:postgres@127.0.0.1:${deadPort}/postgres`,
       });
     }
-    sqs = await startSqsEmulator();
-    queues = await createTestQueues(sqs.endpoint);
     usersDb = await createTestDatabase("redaction_users", usersMigrationsFolder);
     walletDb = await createTestDatabase("redaction_wallet", WALLET_MIGRATIONS);
   });
 
   afterAll(async () => {
     await Promise.all(handles.map((handle) => handle.close()));
-    queues?.sqs.destroy();
-    await sqs?.stop();
     await deadEmulator?.close();
     await usersDb?.drop();
     await walletDb?.drop();

@@ -9,13 +9,7 @@ import { describeAlarms, describeDeployment } from "../infra/functions";
 import { type ApiRequest, apiGatewayV2Event, lambdaContext, parseResult } from "./support/apigw";
 import { createTestDatabase, type TestDatabase } from "./support/database";
 import { captureEmf, readings } from "./support/emf";
-import {
-  createTestQueues,
-  startSqsEmulator,
-  type TestQueues,
-  USERS_MIGRATIONS,
-  WALLET_MIGRATIONS,
-} from "./support/sqs";
+import { USERS_MIGRATIONS, useTestQueues, WALLET_MIGRATIONS } from "./support/sqs";
 
 /**
  * The functions as deployed write their metrics as CloudWatch EMF to their log stream, with the
@@ -24,14 +18,11 @@ import {
 const deployment = describeDeployment("users-wallet-platform-metrics");
 const { functions } = deployment;
 
-let emulator: Awaited<ReturnType<typeof startSqsEmulator>>;
-let queues: TestQueues;
+const queues = useTestQueues();
 let usersDb: TestDatabase;
 let walletDb: TestDatabase;
 
 beforeAll(async () => {
-  emulator = await startSqsEmulator();
-  queues = await createTestQueues(emulator.endpoint);
   [usersDb, walletDb] = await Promise.all([
     createTestDatabase("metrics_users", USERS_MIGRATIONS),
     createTestDatabase("metrics_wallet", WALLET_MIGRATIONS),
@@ -39,10 +30,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  queues?.sqs.destroy();
   await usersDb?.drop();
   await walletDb?.drop();
-  await emulator?.stop();
 });
 
 /** A function's plain environment from the deployment table, its resources local and quiet. */

@@ -9,6 +9,7 @@ import {
   type MessagingConfig,
 } from "@platform/messaging";
 import { buildApp } from "fauxqs";
+import { afterAll, beforeAll } from "vitest";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 export const USERS_MIGRATIONS = path.join(root, "packages/users/drizzle");
@@ -56,6 +57,26 @@ export async function createTestQueues(endpoint: string, extra: Env = {}): Promi
     queueArn: queues.queueArn,
     dlqUrl: queues.deadLetterQueueUrl,
   };
+}
+
+/**
+ * Registers, in the calling file or `describe`, an SQS emulator with the test queues (`extra`
+ * overrides their environment): started before all, stopped after all. Read its members in hooks
+ * and tests.
+ */
+export function useTestQueues(extra: Env = {}): TestQueues & { readonly endpoint: string } {
+  let emulator: Awaited<ReturnType<typeof startSqsEmulator>> | undefined;
+  // Filled in by beforeAll, so tests can hold it from the start, as they would a `let` of their own.
+  const queues = {} as TestQueues & { endpoint: string };
+  beforeAll(async () => {
+    emulator = await startSqsEmulator();
+    Object.assign(queues, await createTestQueues(emulator.endpoint, extra), { endpoint: emulator.endpoint });
+  });
+  afterAll(async () => {
+    queues.sqs?.destroy();
+    await emulator?.stop();
+  });
+  return queues;
 }
 
 /** A JSON logger whose lines the test can read back. */

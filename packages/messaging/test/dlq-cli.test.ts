@@ -2,8 +2,8 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestQueues, startSqsEmulator, type TestQueues } from "../../../test/support/sqs";
+import { describe, expect, it } from "vitest";
+import { useTestQueues } from "../../../test/support/sqs";
 import { EventAttribute, REDRIVEN_BY_SQS_REASON, stringAttribute } from "../src/index";
 
 const run = promisify(execFile);
@@ -11,22 +11,11 @@ const root = path.resolve(import.meta.dirname, "../../..");
 const tsx = path.join(root, "node_modules/.bin/tsx");
 const cli = path.join(root, "packages/messaging/src/cli/dlq.ts");
 
-let emulator: Awaited<ReturnType<typeof startSqsEmulator>>;
-let queues: TestQueues;
-
-beforeAll(async () => {
-  emulator = await startSqsEmulator();
-  queues = await createTestQueues(emulator.endpoint);
-});
-
-afterAll(async () => {
-  queues?.sqs.destroy();
-  await emulator?.stop();
-});
+const queues = useTestQueues();
 
 /** Runs `npm run dlq -- ...` as an operator would, against the emulator found by SQS_PORT. */
 async function dlq(...args: string[]) {
-  const port = new URL(emulator.endpoint).port;
+  const port = new URL(queues.endpoint).port;
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, SQS_PORT: port, LOG_LEVEL: "silent" };
   return run(tsx, [cli, ...args], { cwd: root, env, timeout: 20_000 }).catch(
     (error: { code?: number; stdout?: string; stderr?: string }) => ({

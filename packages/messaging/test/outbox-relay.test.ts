@@ -5,13 +5,7 @@ import { type DatabaseHandle, queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
-import {
-  captureLogger,
-  createTestQueues,
-  startSqsEmulator,
-  type TestQueues,
-  USERS_MIGRATIONS,
-} from "../../../test/support/sqs";
+import { captureLogger, USERS_MIGRATIONS, useTestQueues } from "../../../test/support/sqs";
 import {
   buildUserRegisteredEvent,
   canonicalJson,
@@ -27,21 +21,16 @@ import {
   verifyEventSignature,
 } from "../src/index";
 
-let emulator: Awaited<ReturnType<typeof startSqsEmulator>>;
-let queues: TestQueues;
+const queues = useTestQueues();
 let database: TestDatabase;
 let handle: DatabaseHandle;
 
 beforeAll(async () => {
-  emulator = await startSqsEmulator();
-  queues = await createTestQueues(emulator.endpoint);
   database = await createTestDatabase("relay", USERS_MIGRATIONS);
 });
 
 afterAll(async () => {
-  queues?.sqs.destroy();
   await database?.drop();
-  await emulator?.stop();
 });
 
 type OutboxState = {

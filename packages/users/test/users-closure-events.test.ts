@@ -10,30 +10,19 @@ import {
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
-import {
-  captureLogger,
-  createTestQueues,
-  startSqsEmulator,
-  type TestQueues,
-  USERS_MIGRATIONS,
-} from "../../../test/support/sqs";
+import { captureLogger, USERS_MIGRATIONS, useTestQueues } from "../../../test/support/sqs";
 import { createUsersRuntime } from "../src/index";
 import { expectProblem, usersClient } from "./support";
 
-let emulator: Awaited<ReturnType<typeof startSqsEmulator>>;
-let queues: TestQueues;
+const queues = useTestQueues();
 let testDb: TestDatabase;
 
 beforeAll(async () => {
-  emulator = await startSqsEmulator();
-  queues = await createTestQueues(emulator.endpoint);
   testDb = await createTestDatabase("users_closure_events", USERS_MIGRATIONS);
 });
 
 afterAll(async () => {
-  queues?.sqs.destroy();
   await testDb?.drop();
-  await emulator?.stop();
 });
 
 /**

@@ -31,20 +31,12 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
 import { reencodeLikePython } from "../../../test/support/python-json";
-import {
-  captureLogger,
-  createTestQueues,
-  eventually,
-  startSqsEmulator,
-  type TestQueues,
-  WALLET_MIGRATIONS,
-} from "../../../test/support/sqs";
+import { captureLogger, eventually, useTestQueues, WALLET_MIGRATIONS } from "../../../test/support/sqs";
 import { createWalletProvisionerHandler, type WalletProvisionerHandler } from "../src/provisioner";
 
 const KEY = "ILIACHALLENGE_INTERNAL";
 
-let emulator: Awaited<ReturnType<typeof startSqsEmulator>>;
-let queues: TestQueues;
+const queues = useTestQueues({ RETRY_TIERS_SECONDS: "1,1,2" });
 let database: TestDatabase;
 let wallet: DatabaseHandle;
 let log: ReturnType<typeof captureLogger>;
@@ -52,17 +44,13 @@ let handler: WalletProvisionerHandler;
 let metrics: MetricsRegistry;
 
 beforeAll(async () => {
-  emulator = await startSqsEmulator();
-  queues = await createTestQueues(emulator.endpoint, { RETRY_TIERS_SECONDS: "1,1,2" });
   database = await createTestDatabase("provisioner", WALLET_MIGRATIONS);
   wallet = database.open();
 });
 
 afterAll(async () => {
-  queues?.sqs.destroy();
   await wallet?.close();
   await database?.drop();
-  await emulator?.stop();
 });
 
 beforeEach(async () => {
