@@ -2,11 +2,11 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { freePort } from "@platform/db/embedded";
 import { Ajv } from "ajv";
 import { DCLinter } from "dclint";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -159,17 +159,6 @@ describe("localstack/docker-compose.yml", () => {
     expect(new URL(dataApi.environment?.DATA_API_POSTGRES_URL ?? "").hostname).toBe("postgres");
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 describe("the Data API emulator's bundle", () => {
   let outDir: string;

@@ -1,50 +1,29 @@
-import { createServer } from "node:net";
 import path from "node:path";
 import { createLogger, type LogFields, loadEventSigningConfig } from "@platform/core";
-import { type DatabaseHandle, queryRows } from "@platform/db";
+import { queryRows } from "@platform/db";
+import { freePort } from "@platform/db/embedded";
 import { createOutboxPublisher, createSqsClient } from "@platform/messaging";
 import { createUsersRuntime } from "@platform/users";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startLocalMessaging } from "../../packages/local/src/messaging";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { useSuiteDatabase } from "../support/database";
 
 const root = path.resolve(import.meta.dirname, "../..");
-let usersDb: TestDatabase;
-let walletDb: TestDatabase;
-let users: DatabaseHandle;
-let wallet: DatabaseHandle;
-
-beforeAll(async () => {
-  [usersDb, walletDb] = await Promise.all([
-    createTestDatabase("outage_users", path.join(root, "packages/users/drizzle")),
-    createTestDatabase("outage_wallet", path.join(root, "packages/wallet/drizzle")),
-  ]);
-  users = usersDb.open();
-  wallet = walletDb.open();
+const usersDb = useSuiteDatabase({
+  prefix: "outage_users",
+  migrationsFolder: path.join(root, "packages/users/drizzle"),
+  driver: "pg",
 });
-
-afterAll(async () => {
-  await users?.close();
-  await wallet?.close();
-  await usersDb?.drop();
-  await walletDb?.drop();
+const walletDb = useSuiteDatabase({
+  prefix: "outage_wallet",
+  migrationsFolder: path.join(root, "packages/wallet/drizzle"),
+  driver: "pg",
 });
-
-/** A loopback port nobody listens on (yet): the queue is "unreachable". */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 describe("registration while the queue is unreachable", () => {
   it("answers 201, keeps the rows pending, and the relay delivers them once the queue is back", async () => {
+    // A loopback port nobody listens on (yet): the queue is "unreachable".
     const port = await freePort();
     const lines: LogFields[] = [];
     const logger = createLogger({
@@ -53,7 +32,7 @@ describe("registration while the queue is unreachable", () => {
     });
     const deadQueue = createSqsClient({ region: "us-east-1", sqsEndpoint: `http://127.0.0.1:${port}` });
     const publisher = createOutboxPublisher({
-      db: users.db,
+      db: usersDb.db,
       sqs: deadQueue,
       queueUrl: `http://sqs.us-east-1.localhost:${port}/000000000000/user-events`,
       signingKey: loadEventSigningConfig({}).key,
@@ -63,7 +42,10 @@ describe("registration while the queue is unreachable", () => {
       batchSize: 10,
       backoff: { baseSeconds: 0, maxSeconds: 0 },
     });
-    const service = createUsersRuntime({ LOG_LEVEL: "silent" }, { database: users, publisher, logger });
+    const service = createUsersRuntime(
+      { LOG_LEVEL: "silent" },
+      { database: usersDb.database, publisher, logger },
+    );
 
     const registered: { id: string; correlationId: string }[] = [];
     try {
@@ -91,7 +73,7 @@ describe("registration while the queue is unreachable", () => {
       attempts: number;
       last_error: string | null;
       leased: boolean;
-    }>(users.db, sql`select status, attempts, last_error, lease_until is not null as leased from outbox`);
+    }>(usersDb.db, sql`select status, attempts, last_error, lease_until is not null as leased from outbox`);
     expect(pending).toHaveLength(5);
     for (const row of pending) {
       expect(row).toMatchObject({ status: "pending", attempts: 1, leased: false });
@@ -101,15 +83,15 @@ describe("registration while the queue is unreachable", () => {
     // The queue comes back on the same address; its relay sweeps the pending rows.
     const messaging = await startLocalMessaging({
       env: { SQS_PORT: String(port), OUTBOX_POLL_INTERVAL_MS: "100" },
-      usersDatabase: users,
-      walletDatabase: wallet,
+      usersDatabase: usersDb.database,
+      walletDatabase: walletDb.database,
       logger,
     });
     try {
       const deadline = Date.now() + 20_000;
       for (;;) {
         const [ready] = await queryRows<{ n: number }>(
-          wallet.db,
+          walletDb.db,
           sql`select count(*)::int as n from wallets`,
         );
         if (Number(ready?.n) === 5) break;
@@ -121,14 +103,14 @@ describe("registration while the queue is unreachable", () => {
     }
 
     const perUser = await queryRows<{ user_id: string; n: number }>(
-      wallet.db,
+      walletDb.db,
       sql`select user_id::text as user_id, count(*)::int as n from wallets group by user_id`,
     );
     expect(perUser.map((row) => [row.user_id, Number(row.n)]).sort()).toEqual(
       registered.map((user) => [user.id, 1]).sort(),
     );
     const [sent] = await queryRows<{ n: number }>(
-      users.db,
+      usersDb.db,
       sql`select count(*)::int as n from outbox where status = 'sent'`,
     );
     expect(Number(sent?.n)).toBe(5);

@@ -1,31 +1,17 @@
 import { randomUUID } from "node:crypto";
-import { createDatabase, type DatabaseHandle, queryRows } from "@platform/db";
+import { createDatabase, queryRows } from "@platform/db";
 import { buildUserRegisteredEvent, type OutboxPublisher } from "@platform/messaging";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
+import { describe, expect, it } from "vitest";
+import { useSuiteDatabase } from "../../../test/support/database";
 import { captureLogger, eventually, USERS_MIGRATIONS, WALLET_MIGRATIONS } from "../../../test/support/sqs";
 import { startLocalMessaging } from "../src/messaging";
 
-let usersDb: TestDatabase;
-let walletDb: TestDatabase;
-let users: DatabaseHandle;
-let wallet: DatabaseHandle;
-
-beforeAll(async () => {
-  [usersDb, walletDb] = await Promise.all([
-    createTestDatabase("local_users", USERS_MIGRATIONS),
-    createTestDatabase("local_wallet", WALLET_MIGRATIONS),
-  ]);
-  users = usersDb.open();
-  wallet = walletDb.open();
-});
-
-afterAll(async () => {
-  await users?.close();
-  await wallet?.close();
-  await usersDb?.drop();
-  await walletDb?.drop();
+const usersDb = useSuiteDatabase({ prefix: "local_users", migrationsFolder: USERS_MIGRATIONS, driver: "pg" });
+const walletDb = useSuiteDatabase({
+  prefix: "local_wallet",
+  migrationsFolder: WALLET_MIGRATIONS,
+  driver: "pg",
 });
 
 const env = { SQS_PORT: "0", OUTBOX_POLL_INTERVAL_MS: "100", LOG_LEVEL: "silent" };
@@ -33,7 +19,7 @@ const env = { SQS_PORT: "0", OUTBOX_POLL_INTERVAL_MS: "100", LOG_LEVEL: "silent"
 /** What the users service does on register: the row with the eager publisher's lease, then publish. */
 async function register(publisher: OutboxPublisher, userId: string) {
   const event = buildUserRegisteredEvent({ userId, correlationId: `req-${userId.slice(0, 8)}` });
-  await users.db.execute(sql`
+  await usersDb.db.execute(sql`
     insert into outbox (id, aggregate_id, type, version, payload, correlation_id, lease_until)
     values (${event.id}::uuid, ${userId}::uuid, ${event.type}, 1, ${JSON.stringify(event)}::jsonb,
             ${event.correlationId}::text, now() + interval '30 seconds')`);
@@ -49,7 +35,7 @@ async function register(publisher: OutboxPublisher, userId: string) {
 
 async function wallets(userId: string): Promise<number> {
   const [row] = await queryRows<{ n: number }>(
-    wallet.db,
+    walletDb.db,
     sql`select count(*)::int as n from wallets where user_id = ${userId}::uuid`,
   );
   return Number(row?.n ?? 0);
@@ -62,11 +48,14 @@ describe("local messaging (embedded runtime)", () => {
     const first = captureLogger();
     // The first run's wallet database is unreachable, so one event stays in flight (waiting for
     // its retry tier) when the runtime stops.
-    const unavailable = createDatabase({ driver: "pg", url: walletDb.url.replace(/\/[^/]+$/, "/gone") });
+    const unavailable = createDatabase({
+      driver: "pg",
+      url: walletDb.testDb.url.replace(/\/[^/]+$/, "/gone"),
+    });
     const healthy = await startLocalMessaging({
       env,
-      usersDatabase: users,
-      walletDatabase: wallet,
+      usersDatabase: usersDb.database,
+      walletDatabase: walletDb.database,
       logger: first.logger,
     });
     try {
@@ -81,7 +70,7 @@ describe("local messaging (embedded runtime)", () => {
     const broken = captureLogger();
     const runA = await startLocalMessaging({
       env,
-      usersDatabase: users,
+      usersDatabase: usersDb.database,
       walletDatabase: unavailable,
       logger: broken.logger,
     });
@@ -96,7 +85,7 @@ describe("local messaging (embedded runtime)", () => {
           : undefined,
       );
       const [row] = await queryRows<{ status: string }>(
-        users.db,
+        usersDb.db,
         sql`select status from outbox where id = ${event.id}::uuid`,
       );
       expect(row?.status).toBe("sent");
@@ -110,8 +99,8 @@ describe("local messaging (embedded runtime)", () => {
     const after = captureLogger();
     const runB = await startLocalMessaging({
       env,
-      usersDatabase: users,
-      walletDatabase: wallet,
+      usersDatabase: usersDb.database,
+      walletDatabase: walletDb.database,
       logger: after.logger,
     });
     try {
