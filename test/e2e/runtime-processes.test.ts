@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ProcStat, processTree } from "../../scripts/bench/proc";
+import { npmStartEnv } from "../support/launch";
 
 const root = path.resolve(import.meta.dirname, "../..");
 let base: string;
@@ -39,17 +40,7 @@ async function npmStart(name: string, env: Record<string, string> = {}): Promise
   const child = spawn("npm", ["start"], {
     cwd: root,
     detached: true,
-    env: {
-      ...process.env,
-      DATA_DIR: path.join(base, name),
-      USERS_PORT: "0",
-      WALLET_PORT: "0",
-      EMBEDDED_PG_PORT: "0",
-      SQS_PORT: "0",
-      METRICS_PORT: "0",
-      LOG_LEVEL: "warn",
-      ...env,
-    },
+    env: npmStartEnv(path.join(base, name), env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.push(child);

@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Launched, launch } from "../support/launch";
+import { type Launched, launch, npmStartEnv } from "../support/launch";
 
 /**
  * What a newcomer meets when `npm start` cannot run as configured: one clear message per faulty
@@ -26,17 +26,8 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-const envFor = (name: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
-  ...process.env,
-  DATA_DIR: path.join(base, name),
-  USERS_PORT: "0",
-  WALLET_PORT: "0",
-  EMBEDDED_PG_PORT: "0",
-  SQS_PORT: "0",
-  METRICS_PORT: "0",
-  LOG_LEVEL: "warn",
-  ...extra,
-});
+const envFor = (name: string, extra: Record<string, string> = {}) =>
+  npmStartEnv(path.join(base, name), extra);
 
 function npmStart(name: string, extra: Record<string, string> = {}): Launched {
   const run = launch("npm", ["start"], { env: envFor(name, extra) });

@@ -4,6 +4,24 @@ import path from "node:path";
 /** The repository's root, where `npm start` runs. */
 export const repositoryRoot = path.resolve(import.meta.dirname, "../..");
 
+/**
+ * The environment `npm start` runs with in a test: every port chosen by the system, its data
+ * under `dataDir`, warnings and errors only; `extra` overrides any of it.
+ */
+export function npmStartEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATA_DIR: dataDir,
+    USERS_PORT: "0",
+    WALLET_PORT: "0",
+    EMBEDDED_PG_PORT: "0",
+    SQS_PORT: "0",
+    METRICS_PORT: "0",
+    LOG_LEVEL: "warn",
+    ...extra,
+  };
+}
+
 export interface Launched {
   child: ChildProcess;
   /** Standard output and error so far, interleaved as they arrived. */
