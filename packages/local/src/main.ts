@@ -4,6 +4,11 @@ import { type LocalDatabases, type LocalRuntime, startLocalDatabases, startLocal
 
 /** How often the runtime checks that whoever started it is still there. */
 const PARENT_CHECK_MS = 500;
+/**
+ * How long an orderly stop may take before the process exits anyway: beyond the service
+ * processes' own drain limit, so a stop step that never settles cannot keep it running.
+ */
+const SHUTDOWN_DEADLINE_MS = 30_000;
 
 const USAGE = `usage: npm start                  the whole platform (PostgreSQL, both APIs, the queue, relay and consumer)
        npm run start:databases    only PostgreSQL with both databases migrated, for \`npx sst dev\``;
@@ -58,13 +63,12 @@ async function main() {
   let stopping = false;
   let runtime: { stop(): Promise<void> } | undefined;
   let banner: string[] = [];
-  const shutdown = (reason: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`Stopping (${reason})...\n`);
-    // During start-up: the start finishes first, then stops everything it started (below).
-    if (!runtime) return;
-    runtime
+  const stopAndExit = (running: { stop(): Promise<void> }) => {
+    setTimeout(() => {
+      process.stderr.write(`Shutdown did not finish within ${SHUTDOWN_DEADLINE_MS / 1000}s; exiting.\n`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    running
       .stop()
       .then(() => process.exit(0))
       .catch((error: unknown) => {
@@ -72,11 +76,18 @@ async function main() {
         process.exit(1);
       });
   };
+  const shutdown = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`Stopping (${reason})...\n`);
+    // During start-up: the start finishes first, then stops everything it started (below).
+    if (runtime) stopAndExit(runtime);
+  };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGHUP", () => shutdown("SIGHUP"));
-  // `npm start` runs this under `sh -c`, which does not pass SIGTERM on: when the shell dies, this
-  // process is orphaned and notices it here, so a SIGTERM to `npm start` leaves nothing running.
+  // `npm start` runs this process itself (no shell in between), so npm passes SIGTERM and SIGINT
+  // on. When npm is killed outright (kill -9), this process is orphaned and notices it here.
   const parent = process.ppid;
   setInterval(() => {
     if (process.ppid !== parent) shutdown("the parent process exited");
@@ -116,8 +127,8 @@ async function main() {
   }
   if (stopping) {
     // A signal arrived during start-up: everything started by now is stopped in order.
-    await runtime.stop();
-    process.exit(0);
+    stopAndExit(runtime);
+    return;
   }
 
   process.stdout.write(["", ...banner, "Press Ctrl+C to stop.", ""].join("\n"));
