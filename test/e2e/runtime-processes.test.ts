@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { Agent, get } from "node:http";
-import { createServer, type Server } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -18,10 +17,41 @@ beforeAll(async () => {
   await chmod(base, 0o755); // PostgreSQL runs as `postgres` when the tests run as root
 });
 
-afterEach(() => {
-  // A failed assertion must not leave a platform behind.
-  for (const child of running.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
-});
+/** Whether any process of the group `pgid` is left. */
+const groupAlive = (pgid: number) => {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const signalGroup = (pgid: number, signal: NodeJS.Signals) => {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group is gone already
+  }
+};
+
+/**
+ * A failed assertion must not leave a platform behind: the whole process group (npm, the runtime,
+ * its workers and PostgreSQL) is asked to stop, then killed. Killing npm alone left the runtime
+ * running under the shell npm had started.
+ */
+async function stopGroup(child: ChildProcess): Promise<void> {
+  const pgid = child.pid;
+  if (!pgid) return;
+  signalGroup(pgid, "SIGTERM");
+  const deadline = Date.now() + 30_000;
+  while (groupAlive(pgid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  signalGroup(pgid, "SIGKILL");
+}
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map(stopGroup));
+}, 60_000);
 
 afterAll(async () => {
   await rm(base, { recursive: true, force: true });
@@ -36,7 +66,10 @@ interface Started {
 }
 
 /** `npm start` exactly as a user runs it, in a process group of its own (like a terminal job). */
-async function npmStart(name: string, env: Record<string, string> = {}): Promise<Started> {
+function launchNpmStart(
+  name: string,
+  env: Record<string, string> = {},
+): Omit<Started, "usersUrl" | "walletUrl"> {
   const child = spawn("npm", ["start"], {
     cwd: root,
     detached: true,
@@ -52,13 +85,19 @@ async function npmStart(name: string, env: Record<string, string> = {}): Promise
     output += String(chunk);
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** `npm start`, once it has printed its URLs (or given up). */
+async function npmStart(name: string, env: Record<string, string> = {}): Promise<Started> {
+  const { child, output, exited } = launchNpmStart(name, env);
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const usersUrl = /users API\s+(http:\/\/\S+)/.exec(output)?.[1];
-    const walletUrl = /wallet API\s+(http:\/\/\S+)/.exec(output)?.[1];
-    if (usersUrl && walletUrl) return { child, usersUrl, walletUrl, output: () => output, exited };
+    const usersUrl = /users API\s+(http:\/\/\S+)/.exec(output())?.[1];
+    const walletUrl = /wallet API\s+(http:\/\/\S+)/.exec(output())?.[1];
+    if (usersUrl && walletUrl) return { child, usersUrl, walletUrl, output, exited };
     if (child.exitCode !== null || Date.now() > deadline) {
-      return { child, usersUrl: "", walletUrl: "", output: () => output, exited };
+      return { child, usersUrl: "", walletUrl: "", output, exited };
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -123,8 +162,25 @@ const socketsOf = (pid: number) =>
     }),
   );
 
+/** A new connection to `port` on which `GET /health/live` was answered 200; kept open. */
+function answeredConnection(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => {
+      socket.write("GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n");
+    });
+    let received = "";
+    socket.on("data", (chunk) => {
+      received += String(chunk);
+      if (!received.includes("\r\n\r\n")) return;
+      if (received.startsWith("HTTP/1.1 200 ")) resolve(socket);
+      else reject(new Error(`not 200: ${received.split("\r\n")[0]}`));
+    });
+    socket.once("error", reject);
+  });
+}
+
 describe("npm start runs each service in processes of its own", () => {
-  it("hands connections to the processes in turn, and stops everything when one of them dies", async () => {
+  it("hands connections to every process, and stops everything when one of them dies", async () => {
     const started = await npmStart("crash", { USERS_WORKERS: "2", WALLET_WORKERS: "1" });
     expect(started.usersUrl, started.output()).not.toBe("");
     const tree = processTree(started.child.pid ?? 0);
@@ -134,28 +190,29 @@ describe("npm start runs each service in processes of its own", () => {
     expect(roles.get("platform:wallet")).toHaveLength(1);
     expect(roles.get("postgres")?.length).toBeGreaterThan(0);
 
-    // Four keep-alive connections at once: each users process gets two of them.
-    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-    await Promise.all(
-      Array.from(
-        { length: 4 },
-        () =>
-          new Promise<void>((resolve, reject) =>
-            get(`${started.usersUrl}/health/live`, { agent }, (response) => {
-              response.resume();
-              response.on("end", () =>
-                response.statusCode === 200 ? resolve() : reject(new Error("not 200")),
-              );
-            }).on("error", reject),
-          ),
-      ),
-    );
-    const connections = serverConnections(Number(new URL(started.usersUrl).port));
-    const owned = (roles.get("platform:users") ?? []).map(
-      (pid) => [...socketsOf(pid)].filter((inode) => connections.has(inode)).length,
-    );
-    agent.destroy();
-    expect(owned).toEqual([2, 2]);
+    // The runtime hands each connection to a process that is ready for one, so how they spread
+    // depends on when each process takes its last one: not an even split, but every process gets
+    // some. Connections are opened one at a time and kept open until each process holds one.
+    const usersProcesses = roles.get("platform:users") ?? [];
+    const port = Number(new URL(started.usersUrl).port);
+    const held: Socket[] = [];
+    const owned = () => {
+      const connections = serverConnections(port);
+      return usersProcesses.map(
+        (pid) => [...socketsOf(pid)].filter((inode) => connections.has(inode)).length,
+      );
+    };
+    try {
+      while (owned().includes(0) && held.length < 10 * usersProcesses.length) {
+        held.push(await answeredConnection(port));
+      }
+      const counts = owned();
+      expect(Math.min(...counts), `connections per process: ${counts}`).toBeGreaterThan(0);
+      // Each one served by an API process, none kept by the runtime's own process.
+      expect(counts.reduce((sum, count) => sum + count, 0)).toBe(held.length);
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
 
     const [wallet] = roles.get("platform:wallet") ?? [];
     process.kill(wallet ?? 0, "SIGKILL");
@@ -190,6 +247,47 @@ describe("npm start runs each service in processes of its own", () => {
       status: 200,
     });
   }, 120_000);
+
+  const commandLine = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const moments: [string, (tree: ProcStat[]) => boolean][] = [
+    [
+      "before the runtime's code has loaded",
+      (tree) =>
+        tree.some(
+          (stat) =>
+            stat.comm === "platform:main" ||
+            (stat.comm === "node" && commandLine(stat.pid).includes("packages/local/src/main.ts")),
+        ),
+    ],
+    ["while PostgreSQL starts", (tree) => tree.some((stat) => ["initdb", "postgres"].includes(stat.comm))],
+    ["while the service processes start", (tree) => tree.some((stat) => stat.comm === "platform:users")],
+  ];
+
+  it.each(moments.map(([moment, reached], index) => ({ moment, reached, index })))(
+    "leaves nothing running after a SIGTERM to npm start $moment",
+    async ({ reached, index }) => {
+      const name = `early-sigterm-${index}`;
+      const run = launchNpmStart(name);
+      const pgid = run.child.pid ?? 0;
+      const deadline = Date.now() + 60_000;
+      while (!reached(processTree(pgid)) && run.child.exitCode === null && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(run.output()).not.toContain("Press Ctrl+C");
+      run.child.kill("SIGTERM"); // the npm process only, as `kill <pid>` does
+      const gone = Date.now() + 60_000;
+      while (groupAlive(pgid) && Date.now() < gone) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(groupAlive(pgid), run.output()).toBe(false);
+      expect(postgresUnder(path.join(base, name))).toEqual([]);
+    },
+    120_000,
+  );
 
   it("stops cleanly on Ctrl+C (SIGINT to the whole process group)", async () => {
     const started = await npmStart("sigint");
