@@ -15,6 +15,17 @@ export interface PasswordHasher {
   close(): Promise<void>;
 }
 
+/** What runs bcrypt: the worker threads' pool (createPasswordWorkerPool) or this thread. */
+export interface BcryptEngine {
+  hash(password: string, cost: number): Promise<string>;
+  compare(password: string, hash: string): Promise<boolean>;
+}
+
+export const inlineBcrypt: BcryptEngine = {
+  hash: (password, cost) => bcrypt.hash(password, cost),
+  compare: (password, hash) => bcrypt.compare(password, hash),
+};
+
 /**
  * bcrypt at `cost`, on `workers` threads off the event loop (see createPasswordWorkerPool), or
  * inline with 0, where nothing else waits on the event loop (a Lambda instance, one request at a
@@ -22,9 +33,16 @@ export interface PasswordHasher {
  */
 export function createPasswordHasher(cost: number, workers = 0): PasswordHasher {
   const pool = workers > 0 ? createPasswordWorkerPool(workers) : undefined;
-  const hash = (password: string) => (pool ? pool.hash(password, cost) : bcrypt.hash(password, cost));
-  const compare = (password: string, stored: string) =>
-    pool ? pool.compare(password, stored) : bcrypt.compare(password, stored);
+  return passwordHasherOn(pool ?? inlineBcrypt, cost, async () => pool?.close());
+}
+
+/** The hashing and comparing rules at `cost`, whatever runs bcrypt. */
+export function passwordHasherOn(
+  engine: BcryptEngine,
+  cost: number,
+  close: () => Promise<void> = async () => undefined,
+): PasswordHasher {
+  const hash = (password: string) => engine.hash(password, cost);
   // A real hash of a random secret at the same cost: comparing against it takes as long as a
   // real comparison and can never succeed.
   let dummy: Promise<string> | undefined;
@@ -36,9 +54,9 @@ export function createPasswordHasher(cost: number, workers = 0): PasswordHasher 
     hash,
     async verify(password, stored) {
       const usable = passwordBytes(password) <= MAX_PASSWORD_BYTES;
-      const matched = await compare(password, stored ?? (await dummyHash()));
+      const matched = await engine.compare(password, stored ?? (await dummyHash()));
       return usable && stored !== null && matched;
     },
-    close: async () => pool?.close(),
+    close,
   };
 }
