@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import canonicalize from "canonicalize";
 
-/** Message attribute names of the event contract (DESIGN.md section 5) and the DLQ tooling. */
+/** Message attribute names of the event contract (README, "Architecture": the event envelope) and the DLQ tooling. */
 export const EventAttribute = {
   signature: "x-signature",
   signatureTimestamp: "x-signature-ts",
