@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createLogger, createTokenService, type Env, loadJwtConfig } from "@platform/core";
 import { type Database, queryRows } from "@platform/db";
 import { sql } from "drizzle-orm";
+import type pg from "pg";
 import { expect } from "vitest";
 import { type DriverName, type SuiteRuntime, useSuiteRuntime } from "../../../test/support/database";
 import {
@@ -123,4 +124,24 @@ export function useWalletSuite(
       return Number(row?.n);
     },
   });
+}
+
+/** Polls `condition` every 20 ms until it holds; fails once `timeoutMs` has passed. */
+export async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * How many sessions of this database wait for a lock, as `observer` sees it. The observer must be
+ * outside any transaction: a transaction sees one snapshot of pg_stat_activity.
+ */
+export async function lockWaiters(observer: pg.Client): Promise<number> {
+  const { rows } = await observer.query<{ n: number }>(
+    "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+  );
+  return rows[0]?.n ?? 0;
 }

@@ -4,7 +4,15 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { DRIVERS } from "../../../test/support/database";
 import { isReconciled, reconcileWallets, type Transfer } from "../src/index";
-import { type EntryBody, newUser, type Problem, type TestUser, useWalletSuite } from "./support";
+import {
+  type EntryBody,
+  lockWaiters,
+  newUser,
+  type Problem,
+  type TestUser,
+  useWalletSuite,
+  waitFor,
+} from "./support";
 
 describe.each(DRIVERS)("transfers (%s)", (driver) => {
   const suite = useWalletSuite(driver, { prefix: "wallet_transfers" });
@@ -368,12 +376,7 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
         statements.length = 0;
         const pending = transfer(sender, { toUserId: recipient.userId, amountMinor: 25 });
         // Once the transfer holds the first wallet and waits for the second, close the cycle.
-        await waitFor(async () => {
-          const { rows } = await observer.query(
-            "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-          );
-          return rows[0].n > 0;
-        });
+        await waitFor(async () => (await lockWaiters(observer)) > 0);
         // Blocks until PostgreSQL finds the cycle and aborts the transfer (deadlock_timeout, 1 s).
         await other.query("select 1 from wallets where user_id = $1 for update", [first]);
         await other.query("commit");
@@ -482,11 +485,3 @@ describe.each(DRIVERS)("transfers (%s)", (driver) => {
     expect(isReconciled(report)).toBe(true);
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

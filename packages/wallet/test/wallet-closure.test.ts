@@ -5,7 +5,7 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { DRIVERS } from "../../../test/support/database";
 import { closeWallet, isReconciled, provisionWallet, reconcileWallets } from "../src/index";
-import { newUser, type TestUser, useWalletSuite } from "./support";
+import { lockWaiters, newUser, type TestUser, useWalletSuite, waitFor } from "./support";
 
 describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
   const suite = useWalletSuite(driver, { prefix: "wallet_closure", poolMax: 30 });
@@ -142,12 +142,6 @@ describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
     const observer = new pg.Client({ connectionString: suite.testDb.url });
     const consumer = suite.testDb.open({ driver });
     await Promise.all([blocker.connect(), observer.connect()]);
-    const waiting = async () => {
-      const { rows } = await observer.query(
-        "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-      );
-      return rows[0].n as number;
-    };
     const write = async (i: number) => {
       const kind = i % 2 === 0 ? "debit" : "incoming";
       const response =
@@ -162,12 +156,12 @@ describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
       await blocker.query("begin");
       await blocker.query("select 1 from wallets where user_id = $1 for update", [user.userId]);
       const before = Array.from({ length: 10 }, (_, i) => write(i));
-      await waitFor(async () => (await waiting()) >= 10);
+      await waitFor(async () => (await lockWaiters(observer)) >= 10);
       // The consumer has its own connections (another process in production).
       const closing = closeWallet(consumer.db, user.userId);
-      await waitFor(async () => (await waiting()) >= 11);
+      await waitFor(async () => (await lockWaiters(observer)) >= 11);
       const after = Array.from({ length: 10 }, (_, i) => write(i));
-      await waitFor(async () => (await waiting()) >= 20);
+      await waitFor(async () => (await lockWaiters(observer)) >= 20);
       await blocker.query("commit");
       expect(await closing).toBe("closed");
       results = await Promise.all([...before, ...after]);
@@ -209,11 +203,3 @@ describe.each(DRIVERS)("wallet closure (%s)", (driver) => {
       expect(Object.keys(operation.responses), route).toContain("410");
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
