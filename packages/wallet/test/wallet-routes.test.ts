@@ -9,7 +9,7 @@ import { type EntryBody, newUser, type Problem, silent, useWalletSuite } from ".
 
 describe.each(DRIVERS)("wallet API (%s)", (driver) => {
   const suite = useWalletSuite(driver, { prefix: "wallet", env: { WALLET_READY_RETRY_SECONDS: "7" } });
-  const { api, statements, balanceOf } = suite;
+  const { api, statements, balanceOf, ledgerRows } = suite;
 
   const key = () => randomUUID();
   /** `k: null` sends no Idempotency-Key header. */
@@ -40,10 +40,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
     it("writes nothing for a posting before provisioning", async () => {
       const { userId, auth } = await newUser();
       expect((await credit(auth, { amountMinor: 5 })).status).toBe(503);
-      const rows = await suite.db.execute(
-        sql`select count(*)::int as n from transactions where user_id = ${userId}::uuid`,
-      );
-      expect((rows as unknown as { rows: { n: number }[] }).rows[0]?.n).toBe(0);
+      expect(await ledgerRows(userId)).toBe(0);
     });
 
     it("reports ready once provisioned", async () => {
@@ -154,10 +151,7 @@ describe.each(DRIVERS)("wallet API (%s)", (driver) => {
       expect(statements).toHaveLength(1);
       expect(((await refused.json()) as Problem).code).toBe("INSUFFICIENT_FUNDS");
       expect(await balanceOf({ auth })).toBe(50);
-      const rows = await suite.db.execute(
-        sql`select count(*)::int as n from transactions where user_id = ${userId}::uuid`,
-      );
-      expect((rows as unknown as { rows: { n: number }[] }).rows[0]?.n).toBe(1);
+      expect(await ledgerRows(userId)).toBe(1);
       // The refused key was not consumed: the client may retry it once funds arrive.
       expect((await debit(auth, { amountMinor: 50 })).status).toBe(201);
     });
