@@ -3,7 +3,6 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { createLogger } from "@platform/core";
 import type { Database, DatabaseHandle } from "@platform/db";
 import { type SQL, sql } from "drizzle-orm";
 import pg from "pg";
@@ -11,59 +10,45 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, DRIVERS, type TestDatabase } from "../../../test/support/database";
 import {
   createWalletRepository,
-  createWalletRuntime,
   isReconciled,
   provisionWallet,
   reconcileWallets,
   walletMigrationsFolder,
 } from "../src/index";
-import { client, newUser } from "./support";
+import { newUser, useWalletSuite } from "./support";
 
-const silent = createLogger({ level: "silent" });
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 
 describe.each(DRIVERS)("provisioning and reconciliation (%s)", (driver) => {
-  let testDb: TestDatabase;
-  let database: DatabaseHandle;
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase("wallet_ops", walletMigrationsFolder);
-    database = testDb.open({ driver, poolMax: 20 });
-  });
-
-  afterAll(async () => {
-    await database?.close();
-    await testDb?.drop();
-  });
+  const suite = useWalletSuite(driver, { prefix: "wallet_ops", poolMax: 20 });
+  const { api } = suite;
 
   it("provisions a wallet once, in one statement, whatever the redeliveries", async () => {
     const userId = randomUUID();
     const counted: string[] = [];
-    const countedDb = testDb.open({ driver, onStatement: (text) => counted.push(text) });
+    const countedDb = suite.testDb.open({ driver, onStatement: (text) => counted.push(text) });
     try {
       expect(await provisionWallet(countedDb.db, userId)).toBe("provisioned");
       expect(counted).toHaveLength(1);
     } finally {
       await countedDb.close();
     }
-    expect(await provisionWallet(database.db, userId.toUpperCase())).toBe("exists");
+    expect(await provisionWallet(suite.db, userId.toUpperCase())).toBe("exists");
   });
 
   it("creates exactly one wallet when the same event is consumed concurrently", async () => {
     const userId = randomUUID();
-    const results = await Promise.all(Array.from({ length: 20 }, () => provisionWallet(database.db, userId)));
+    const results = await Promise.all(Array.from({ length: 20 }, () => provisionWallet(suite.db, userId)));
     expect(results.filter((r) => r === "provisioned")).toHaveLength(1);
   });
 
   it("refuses a user id that is not a UUID before touching the database", async () => {
-    await expect(provisionWallet(database.db, "user-1")).rejects.toThrow(TypeError);
+    await expect(provisionWallet(suite.db, "user-1")).rejects.toThrow(TypeError);
   });
 
   it("reports a wallet whose balance differs from its ledger, and only that one", async () => {
-    const runtime = createWalletRuntime({}, { database, logger: silent });
-    const api = client((p, init) => runtime.app.request(p, init));
-    const good = await newUser(database.db);
-    const bad = await newUser(database.db);
+    const good = await newUser(suite.db);
+    const bad = await newUser(suite.db);
     for (const { auth } of [good, bad]) {
       expect(
         (await api.post("/v1/transactions/credit", auth, { amountMinor: 40 }, randomUUID())).status,
@@ -72,24 +57,22 @@ describe.each(DRIVERS)("provisioning and reconciliation (%s)", (driver) => {
         201,
       );
     }
-    expect((await reconcileWallets(database.db)).mismatches).toEqual([]);
+    expect((await reconcileWallets(suite.db)).mismatches).toEqual([]);
 
-    await database.db.execute(
+    await suite.db.execute(
       sql`update wallets set balance_minor = balance_minor + 5 where user_id = ${bad.userId}::uuid`,
     );
-    const report = await reconcileWallets(database.db);
+    const report = await reconcileWallets(suite.db);
     expect(report.checked).toBeGreaterThanOrEqual(2);
     expect(report.mismatches).toEqual([{ userId: bad.userId, balanceMinor: "30", ledgerMinor: "25" }]);
-    await database.db.execute(
+    await suite.db.execute(
       sql`update wallets set balance_minor = balance_minor - 5 where user_id = ${bad.userId}::uuid`,
     );
   });
 
   it("reports a transfer that is not two mirrored legs of equal amount, and transfers that do not net to zero", async () => {
-    const runtime = createWalletRuntime({}, { database, logger: silent });
-    const api = client((p, init) => runtime.app.request(p, init));
-    const sender = await newUser(database.db);
-    const recipient = await newUser(database.db);
+    const sender = await newUser(suite.db);
+    const recipient = await newUser(suite.db);
     expect(
       (await api.post("/v1/transactions/credit", sender.auth, { amountMinor: 40 }, randomUUID())).status,
     ).toBe(201);
@@ -101,12 +84,12 @@ describe.each(DRIVERS)("provisioning and reconciliation (%s)", (driver) => {
     );
     expect(response.status).toBe(201);
     const { id: transferId } = (await response.json()) as { id: string };
-    expect(isReconciled(await reconcileWallets(database.db))).toBe(true);
+    expect(isReconciled(await reconcileWallets(suite.db))).toBe(true);
 
     // Only a write that bypasses the database's own checks can break a transfer: replication role
     // "replica" skips the foreign key that keeps both legs mirrored.
     const corrupt = async (statement: string) => {
-      const raw = new pg.Client({ connectionString: testDb.url });
+      const raw = new pg.Client({ connectionString: suite.testDb.url });
       await raw.connect();
       try {
         await raw.query("set session_replication_role = replica");
@@ -118,7 +101,7 @@ describe.each(DRIVERS)("provisioning and reconciliation (%s)", (driver) => {
     await corrupt(
       `update transactions set amount_minor = 26 where transfer_id = $1 and type = 'transfer_in'`,
     );
-    let report = await reconcileWallets(database.db);
+    let report = await reconcileWallets(suite.db);
     expect(report.transfers.broken).toEqual([{ transferId, legs: 2, netMinor: "1" }]);
     expect(report.transfers.netMinor).toBe("1");
     expect(report.mismatches).toEqual([{ userId: recipient.userId, balanceMinor: "25", ledgerMinor: "26" }]);
@@ -130,7 +113,7 @@ describe.each(DRIVERS)("provisioning and reconciliation (%s)", (driver) => {
     await corrupt(
       `update transactions set transfer_id = gen_random_uuid() where transfer_id = $1 and type = 'transfer_in'`,
     );
-    report = await reconcileWallets(database.db);
+    report = await reconcileWallets(suite.db);
     expect(report.transfers.broken).toEqual(
       expect.arrayContaining([{ transferId, legs: 1, netMinor: "-25" }]),
     );
@@ -142,23 +125,21 @@ describe.each(DRIVERS)("provisioning and reconciliation (%s)", (driver) => {
       `update transactions set transfer_id = $1
        where type = 'transfer_in' and user_id = (select counterparty_user_id from transactions where transfer_id = $1)`,
     );
-    expect(isReconciled(await reconcileWallets(database.db))).toBe(true);
+    expect(isReconciled(await reconcileWallets(suite.db))).toBe(true);
   });
 
   it("answers 409, writing nothing, when the database's balance constraint refuses a posting", async () => {
-    const { userId, auth } = await newUser(database.db);
-    const runtime = createWalletRuntime({}, { database, logger: silent });
-    const api = client((p, init) => runtime.app.request(p, init));
+    const { userId, auth } = await newUser(suite.db);
     expect((await api.post("/v1/transactions/credit", auth, { amountMinor: 10 }, randomUUID())).status).toBe(
       201,
     );
     // Simulates a bug upstream of the constraint: the wallet update computes a negative balance.
-    await database.db.execute(
+    await suite.db.execute(
       sql.raw(`
       create function corrupt_${userId.replaceAll("-", "")}() returns trigger language plpgsql as $$
       begin new.balance_minor := -1; return new; end $$`),
     );
-    await database.db.execute(
+    await suite.db.execute(
       sql.raw(`create trigger corrupt before update on wallets for each row
                when (new.user_id = '${userId}'::uuid)
                execute function corrupt_${userId.replaceAll("-", "")}()`),
@@ -168,16 +149,16 @@ describe.each(DRIVERS)("provisioning and reconciliation (%s)", (driver) => {
       expect(refused.status).toBe(409);
       expect(((await refused.json()) as { code: string }).code).toBe("INSUFFICIENT_FUNDS");
     } finally {
-      await database.db.execute(sql`drop trigger corrupt on wallets`);
+      await suite.db.execute(sql`drop trigger corrupt on wallets`);
     }
     expect(await (await api.get("/v1/balance", auth)).json()).toEqual({ balanceMinor: 10, currency: "USD" });
-    expect((await reconcileWallets(database.db)).mismatches).toEqual([]);
+    expect((await reconcileWallets(suite.db)).mismatches).toEqual([]);
   });
 
   it("never lets a balance go negative, even for a write that bypasses the service", async () => {
-    const { userId } = await newUser(database.db);
+    const { userId } = await newUser(suite.db);
     await expect(
-      database.db.execute(sql`update wallets set balance_minor = -1 where user_id = ${userId}::uuid`),
+      suite.db.execute(sql`update wallets set balance_minor = -1 where user_id = ${userId}::uuid`),
     ).rejects.toThrow();
   });
 });
