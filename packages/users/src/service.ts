@@ -147,14 +147,8 @@ export function createUsersService(deps: UsersServiceDeps) {
   });
 
   /** After the commit: a failure here leaves the row pending for the relay, never a lost event. */
-  const publishCommitted = async (event: UserEvent) => {
-    await publisher?.publishClaimed({
-      id: event.id,
-      type: event.type,
-      version: event.version,
-      payload: event,
-      correlationId: event.correlationId,
-    });
+  const publishCommitted = async (row: NewOutboxEvent) => {
+    await publisher?.publishClaimed(row);
   };
 
   /** Settles a reserved attempt as a wrong password, then refuses. */
@@ -190,7 +184,7 @@ export function createUsersService(deps: UsersServiceDeps) {
       client: string,
     ): Promise<RateLimited<{ user: UserRecord } & SessionTokens>> {
       const userId = randomUUID();
-      const event = buildUserRegisteredEvent({ userId, correlationId });
+      const event = outboxRow(buildUserRegisteredEvent({ userId, correlationId }));
       const { session, refreshToken } = newSession();
       const { admission, rateLimit, user } = await repository.registerWithEvent(
         {
@@ -200,7 +194,7 @@ export function createUsersService(deps: UsersServiceDeps) {
           lastName: input.lastName,
           passwordHash: await passwords.hash(input.password),
         },
-        outboxRow(event),
+        event,
         session,
         { policy: deps.rateLimits.register, client },
       );
@@ -314,8 +308,8 @@ export function createUsersService(deps: UsersServiceDeps) {
       client: string,
     ): Promise<void> {
       const account = await verifyAccountPassword(userId, password, client);
-      const event = buildUserClosedEvent({ userId, correlationId });
-      if (!(await repository.closeWithEvent({ ...account, email: account.attempt.email }, outboxRow(event))))
+      const event = outboxRow(buildUserClosedEvent({ userId, correlationId }));
+      if (!(await repository.closeWithEvent({ ...account, email: account.attempt.email }, event)))
         throw invalidCredentials(WRONG_PASSWORD);
       logger.info("account closed", { userId, eventId: event.id });
       await publishCommitted(event);
