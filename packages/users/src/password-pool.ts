@@ -4,8 +4,6 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { PasswordAnswer, PasswordTask } from "./password-worker";
 
-type Operation = PasswordTask extends infer T ? (T extends PasswordTask ? Omit<T, "id"> : never) : never;
-
 interface Pending {
   task: PasswordTask;
   resolve(result: string | boolean): void;
@@ -52,7 +50,6 @@ export function createPasswordWorkerPool(size: number): PasswordWorkerPool {
   const running = new Map<Worker, Pending>();
   const queue: Pending[] = [];
   let started = 0;
-  let nextId = 0;
   let closed = false;
 
   const dispatch = () => {
@@ -97,15 +94,14 @@ export function createPasswordWorkerPool(size: number): PasswordWorkerPool {
     return worker;
   }
 
-  const run = <T extends string | boolean>(operation: Operation): Promise<T> =>
+  const run = <T extends string | boolean>(task: PasswordTask): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       if (closed) {
         reject(new Error("the password worker pool is closed"));
         return;
       }
-      nextId += 1;
       queue.push({
-        task: { ...operation, id: nextId } as PasswordTask,
+        task,
         resolve: resolve as (result: string | boolean) => void,
         reject,
       });
