@@ -8,7 +8,7 @@ export type ServiceDatabase = "USERS" | "WALLET";
  * Statement and idle-in-transaction timeouts, for either driver. The ceiling keeps a statement
  * inside the API functions' 28 s, with time left to answer.
  */
-export function sessionTimeoutsFromEnv(source: Env): SessionTimeouts {
+function sessionTimeoutsFromEnv(source: Env): SessionTimeouts {
   const parsed = parseEnv(
     z.object({
       DB_STATEMENT_TIMEOUT_MS: env.integer({

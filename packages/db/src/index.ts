@@ -1,5 +1,5 @@
 export * from "./config";
-export { createStatementNamer, MAX_PREPARED_STATEMENTS } from "./drivers/statement-names";
+export { createStatementNamer } from "./drivers/statement-names";
 export { DatabaseQueryError } from "./errors";
 export { createDatabase } from "./factory";
 export { MIGRATION_RESUME_BUDGET_MS, migrateDatabase, migrateFromEnv } from "./migrate";

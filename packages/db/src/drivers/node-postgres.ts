@@ -98,7 +98,7 @@ function inTransaction(client: pg.PoolClient, depth: number): Database {
  * that answers cancels the statement itself first (57014); one that does not answer at all (frozen,
  * partitioned) would otherwise hold the request for as long as it stays silent.
  */
-export const CLIENT_TIMEOUT_MARGIN_MS = 2_000;
+const CLIENT_TIMEOUT_MARGIN_MS = 2_000;
 
 export function createNodePostgresDatabase(
   config: { url: string; poolMax?: number; timeouts?: SessionTimeouts },
