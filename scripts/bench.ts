@@ -20,6 +20,7 @@ import { chmod, mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { isolatedRuntimeEnv } from "@platform/local";
 import autocannon, { type Request, type Result } from "autocannon";
 import { type BundleFigures, measureBundles } from "./bench/bundles";
 import { type CpuSample, cpuDelta, sampleCpu } from "./bench/proc";
@@ -75,12 +76,7 @@ async function startRuntime(dataDir: string): Promise<Runtime> {
       LOGIN_FREE_FAILURES: "100",
       LOGIN_ACCOUNT_MAX_FAILURES: "100000",
       ...process.env,
-      DATA_DIR: dataDir,
-      USERS_PORT: "0",
-      WALLET_PORT: "0",
-      EMBEDDED_PG_PORT: "0",
-      SQS_PORT: "0",
-      METRICS_PORT: "0",
+      ...isolatedRuntimeEnv(dataDir),
     },
     // A file, not a pipe: a reader that falls behind would block the runtime's log writes.
     stdio: ["ignore", log.fd, log.fd],

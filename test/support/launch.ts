@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
+import { isolatedRuntimeEnv } from "@platform/local";
 
 /** The repository's root, where `npm start` runs. */
 export const repositoryRoot = path.resolve(import.meta.dirname, "../..");
@@ -11,12 +12,7 @@ export const repositoryRoot = path.resolve(import.meta.dirname, "../..");
 export function npmStartEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    DATA_DIR: dataDir,
-    USERS_PORT: "0",
-    WALLET_PORT: "0",
-    EMBEDDED_PG_PORT: "0",
-    SQS_PORT: "0",
-    METRICS_PORT: "0",
+    ...isolatedRuntimeEnv(dataDir),
     LOG_LEVEL: "warn",
     ...extra,
   };

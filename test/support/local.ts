@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger, type Env } from "@platform/core";
-import { type LocalRuntime, startLocalRuntime } from "@platform/local";
+import { isolatedRuntimeEnv, type LocalRuntime, startLocalRuntime } from "@platform/local";
 
 export interface LocalRuntimeFixture {
   runtime: LocalRuntime;
@@ -17,12 +17,7 @@ export async function startLocalRuntimeFixture(extraEnv: Env = {}): Promise<Loca
   const base = await mkdtemp(path.join(tmpdir(), "platform-local-"));
   await chmod(base, 0o755); // PostgreSQL runs as `postgres` when the tests run as root
   const env: Env = {
-    DATA_DIR: base,
-    USERS_PORT: "0",
-    WALLET_PORT: "0",
-    EMBEDDED_PG_PORT: "0",
-    SQS_PORT: "0",
-    METRICS_PORT: "0",
+    ...isolatedRuntimeEnv(base),
     LOG_LEVEL: "silent",
     ...extraEnv,
   };

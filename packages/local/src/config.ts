@@ -16,6 +16,21 @@ const HOST_NAME =
 
 export type LocalConfig = ReturnType<typeof loadLocalConfig>;
 
+/**
+ * The variables that run the embedded runtime beside any other (tests, the bench): its data under
+ * `dataDir` and every port chosen by the system.
+ */
+export function isolatedRuntimeEnv(dataDir: string) {
+  return {
+    DATA_DIR: dataDir,
+    USERS_PORT: "0",
+    WALLET_PORT: "0",
+    EMBEDDED_PG_PORT: "0",
+    SQS_PORT: "0",
+    METRICS_PORT: "0",
+  };
+}
+
 /** Settings of the embedded runtime itself; the services read their own from the same env. */
 export function loadLocalConfig(source: Env) {
   const parsed = parseEnv(
