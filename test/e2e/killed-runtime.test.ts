@@ -1,16 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { freePort } from "@platform/db/embedded";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
-interface RunningStart {
-  child: ChildProcess;
-  output: () => string;
-}
-
-const root = path.resolve(import.meta.dirname, "../..");
+import { type Launched, launch, npmStartEnv } from "../support/launch";
 
 function isAlive(pid: number): boolean {
   try {
@@ -32,36 +25,17 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
 describe("npm start after the runtime was killed with SIGKILL", () => {
   let base: string;
   let env: NodeJS.ProcessEnv;
-  const started: ChildProcess[] = [];
+  const started: Launched[] = [];
 
   /** `npm start` itself (one node process running main.ts), on free ports and its own DATA_DIR. */
-  const start = (): RunningStart => {
-    const child = spawn(process.execPath, ["--import", "tsx", "packages/local/src/main.ts"], {
-      cwd: root,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    started.push(child);
-    let output = "";
-    child.stdout?.on("data", (chunk) => {
-      output += String(chunk);
-    });
-    child.stderr?.on("data", (chunk) => {
-      output += String(chunk);
-    });
-    return { child, output: () => output };
+  const start = (): Launched => {
+    const run = launch(process.execPath, ["--import", "tsx", "packages/local/src/main.ts"], { env });
+    started.push(run);
+    return run;
   };
 
-  const ready = (run: RunningStart) =>
-    until(() => run.output().includes("is running") || run.child.exitCode !== null, "npm start").then(() =>
-      expect(run.output()).toContain("is running"),
-    );
-
-  const exited = (child: ChildProcess) =>
-    new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-      else child.once("exit", (code) => resolve(code));
-    });
+  const ready = (run: Launched) =>
+    run.waitFor(/is running/).then(() => expect(run.output()).toContain("is running"));
 
   const postmasterPid = async () =>
     Number((await readFile(path.join(base, "postgres", "postmaster.pid"), "utf8")).split("\n")[0]);
@@ -70,20 +44,16 @@ describe("npm start after the runtime was killed with SIGKILL", () => {
     base = await mkdtemp(path.join(tmpdir(), "platform-killed-"));
     await chmod(base, 0o755); // PostgreSQL runs as `postgres` when the tests run as root
     const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    env = {
-      ...process.env,
-      DATA_DIR: base,
+    env = npmStartEnv(base, {
       USERS_PORT: String(ports[0]),
       WALLET_PORT: String(ports[1]),
       EMBEDDED_PG_PORT: String(ports[2]),
       SQS_PORT: String(ports[3]),
-      METRICS_PORT: "0",
-      LOG_LEVEL: "warn",
-    };
+    });
   });
 
   afterAll(async () => {
-    for (const child of started)
+    for (const { child } of started)
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     const leftover = await postmasterPid().catch(() => undefined);
     if (leftover && isAlive(leftover)) process.kill(leftover, "SIGINT");
@@ -96,7 +66,7 @@ describe("npm start after the runtime was killed with SIGKILL", () => {
     const orphan = await postmasterPid();
 
     first.child.kill("SIGKILL");
-    await exited(first.child);
+    await first.exited;
     // The server outlives the process that started it: this is what used to block the next start.
     expect(isAlive(orphan)).toBe(true);
 
@@ -109,7 +79,7 @@ describe("npm start after the runtime was killed with SIGKILL", () => {
 
     // While it runs, a third start on the same DATA_DIR must not take the server away from it.
     const third = start();
-    expect(await exited(third.child)).toBe(1);
+    expect(await third.exited).toBe(1);
     expect(third.output()).toContain("uses this data directory");
     expect(isAlive(current)).toBe(true);
     const health = await fetch(`http://127.0.0.1:${env.USERS_PORT}/health/ready`);
@@ -117,7 +87,7 @@ describe("npm start after the runtime was killed with SIGKILL", () => {
 
     // Ctrl+C stops the runtime and its server (the exit code is the signal handler's business).
     second.child.kill("SIGINT");
-    await exited(second.child);
+    await second.exited;
     await until(() => !isAlive(current), "PostgreSQL to stop", 15_000);
   });
 });

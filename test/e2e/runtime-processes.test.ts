@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { connect, createServer, type Server, type Socket } from "node:net";
@@ -6,9 +6,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ProcStat, processTree } from "../../scripts/bench/proc";
-import { npmStartEnv } from "../support/launch";
+import { type Launched, launch, npmStartEnv } from "../support/launch";
 
-const root = path.resolve(import.meta.dirname, "../..");
 let base: string;
 const running: ChildProcess[] = [];
 
@@ -57,48 +56,27 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-interface Started {
-  child: ChildProcess;
+interface Started extends Launched {
   usersUrl: string;
   walletUrl: string;
-  output: () => string;
-  exited: Promise<number | null>;
 }
 
 /** `npm start` exactly as a user runs it, in a process group of its own (like a terminal job). */
-function launchNpmStart(
-  name: string,
-  env: Record<string, string> = {},
-): Omit<Started, "usersUrl" | "walletUrl"> {
-  const child = spawn("npm", ["start"], {
-    cwd: root,
-    detached: true,
-    env: npmStartEnv(path.join(base, name), env),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.push(child);
-  let output = "";
-  child.stdout?.on("data", (chunk) => {
-    output += String(chunk);
-  });
-  child.stderr?.on("data", (chunk) => {
-    output += String(chunk);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, output: () => output, exited };
+function launchNpmStart(name: string, env: Record<string, string> = {}): Launched {
+  const run = launch("npm", ["start"], { detached: true, env: npmStartEnv(path.join(base, name), env) });
+  running.push(run.child);
+  return run;
 }
 
 /** `npm start`, once it has printed its URLs (or given up). */
 async function npmStart(name: string, env: Record<string, string> = {}): Promise<Started> {
-  const { child, output, exited } = launchNpmStart(name, env);
+  const run = launchNpmStart(name, env);
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const usersUrl = /users API\s+(http:\/\/\S+)/.exec(output())?.[1];
-    const walletUrl = /wallet API\s+(http:\/\/\S+)/.exec(output())?.[1];
-    if (usersUrl && walletUrl) return { child, usersUrl, walletUrl, output, exited };
-    if (child.exitCode !== null || Date.now() > deadline) {
-      return { child, usersUrl: "", walletUrl: "", output, exited };
-    }
+    const usersUrl = /users API\s+(http:\/\/\S+)/.exec(run.output())?.[1];
+    const walletUrl = /wallet API\s+(http:\/\/\S+)/.exec(run.output())?.[1];
+    if (usersUrl && walletUrl) return { ...run, usersUrl, walletUrl };
+    if (run.child.exitCode !== null || Date.now() > deadline) return { ...run, usersUrl: "", walletUrl: "" };
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
