@@ -48,7 +48,7 @@ const READY_WINDOW_MS = 10_000;
 const PASSWORD = "benchmark password";
 
 /** Role of a runtime process: its title (`platform:<role>`); anything else is a helper (tsx's esbuild). */
-function classify(_argv: string[], comm: string): string {
+function classify(comm: string): string {
   return comm.startsWith("platform:") ? comm : "other";
 }
 

@@ -46,14 +46,6 @@ function readStat(pid: number): ProcStat | undefined {
   };
 }
 
-function readCmdline(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
 /** Every live process below `root`, root included. */
 export function processTree(root: number): ProcStat[] {
   const all: ProcStat[] = [];
@@ -79,22 +71,22 @@ export type CpuSample = Map<string, { ms: number; processes: number }>;
 /**
  * CPU used so far by each role of the tree: `postgres` for every PostgreSQL process (including
  * backends that already exited, through the postmaster's reaped-children time), otherwise the
- * role `classify` gives a process from its command line.
+ * role `classify` gives a process from its name (comm, the process title).
  */
-export function sampleCpu(root: number, classify: (argv: string[], comm: string) => string): CpuSample {
+export function sampleCpu(root: number, classify: (comm: string) => string): CpuSample {
   const sample: CpuSample = new Map();
-  const add = (role: string, ms: number, process: boolean) => {
+  const add = (role: string, ms: number) => {
     const current = sample.get(role) ?? { ms: 0, processes: 0 };
-    sample.set(role, { ms: current.ms + ms, processes: current.processes + (process ? 1 : 0) });
+    sample.set(role, { ms: current.ms + ms, processes: current.processes + 1 });
   };
   for (const stat of processTree(root)) {
     if (stat.comm === "postgres") {
       // Only the postmaster (whose parent is not postgres) reaps backends; count that once.
       const parent = readStat(stat.ppid);
       const isPostmaster = parent?.comm !== "postgres";
-      add("postgres", stat.ownMs + (isPostmaster ? stat.reapedChildrenMs : 0), true);
+      add("postgres", stat.ownMs + (isPostmaster ? stat.reapedChildrenMs : 0));
     } else {
-      add(classify(readCmdline(stat.pid), stat.comm), stat.ownMs, true);
+      add(classify(stat.comm), stat.ownMs);
     }
   }
   return sample;
