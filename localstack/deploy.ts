@@ -13,6 +13,7 @@ import { IAMClient } from "@aws-sdk/client-iam";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { BUNDLES_DIRECTORY } from "../infra/functions";
 import { DeployError, executePlan } from "./executor";
 import { planDeployment } from "./plan";
 import { CREDENTIALS, HOST_ENDPOINT, LOCALSTACK_SPEC, OUTPUTS_FILE, REGION } from "./stack";
@@ -27,12 +28,14 @@ async function main(): Promise<number> {
     ...LOCALSTACK_SPEC,
     newSecrets: { JwtPrivateKey: newSecret(), InternalKey: newSecret() },
   });
-  const bundlesDir = path.join(root, "dist");
+  const bundlesDir = path.join(root, BUNDLES_DIRECTORY);
   for (const fn of Object.values(plan.functions)) {
     try {
       await access(path.join(bundlesDir, fn.bundle, "index.mjs"));
     } catch {
-      process.stderr.write(`dist/${fn.bundle}/index.mjs is missing: run \`npm run build\` first\n`);
+      process.stderr.write(
+        `${BUNDLES_DIRECTORY}/${fn.bundle}/index.mjs is missing: run \`npm run build\` first\n`,
+      );
       return 1;
     }
   }

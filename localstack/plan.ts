@@ -10,9 +10,11 @@
  * - SST links → the same variables in the function's environment, built by the same code
  *   (functions/_shared/aws-env.ts), with the secrets kept in Secrets Manager between deploys.
  */
+import { posix } from "node:path";
 import { buildLambdaEnv, type LinkedResources } from "../functions/_shared/aws-env";
 import {
   API_ROUTES,
+  bundleDirectory,
   type Deployment,
   describeDeployment,
   type FunctionSpec,
@@ -99,10 +101,8 @@ const SECRETS = ["JwtPrivateKey", "InternalKey"] as const;
 
 const ref = (step: string, path: string) => `{{${step}.${path}}}`;
 
-/** dist/<name>/index.mjs, as scripts/build.ts names the bundle of functions/<name>.ts. */
-export function bundleOf(spec: FunctionSpec): string {
-  return spec.entry.replace(/^functions\//, "").replace(/\.ts$/, "");
-}
+/** The bundle's directory under dist/, where `npm run build` writes it (`bundleDirectory`). */
+const bundleOf = (spec: FunctionSpec) => posix.basename(bundleDirectory(spec));
 
 /** What each link carries on LocalStack, shaped as SST's link properties. */
 function linkedResources(
