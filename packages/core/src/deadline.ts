@@ -32,6 +32,17 @@ export function withinInvocation<T>(
   return withDeadline(Date.now() + Math.max(0, remainingMs - LAMBDA_ANSWER_MARGIN_MS), work);
 }
 
+/** What a batch job (the outbox relay, the key pruner) keeps in hand to finish the batch it is on. */
+export const BATCH_STOP_MARGIN_MS = 10_000;
+
+/**
+ * Whether a batch job should start no further batch: less than BATCH_STOP_MARGIN_MS is left of its
+ * Lambda invocation. Outside Lambda (no context) a job runs to its end.
+ */
+export function invocationEnding(context: { getRemainingTimeInMillis(): number } | undefined): boolean {
+  return context !== undefined && context.getRemainingTimeInMillis() < BATCH_STOP_MARGIN_MS;
+}
+
 /** A dependency had not answered when the work's deadline came; the caller answers 503. */
 export class DeadlineExceededError extends Error {
   constructor(what: string) {

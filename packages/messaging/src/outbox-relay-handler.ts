@@ -1,4 +1,11 @@
-import { createLogger, type Env, type Logger, type Metrics, withinInvocation } from "@platform/core";
+import {
+  createLogger,
+  type Env,
+  invocationEnding,
+  type Logger,
+  type Metrics,
+  withinInvocation,
+} from "@platform/core";
 import { lambdaMetrics } from "@platform/core/metrics-emf";
 import { createDatabase, type DatabaseHandle, databaseConfigFromEnv } from "@platform/db";
 import { loadMessagingConfig } from "./config";
@@ -13,9 +20,6 @@ export interface RelayHandlerOverrides {
   /** Default: CloudWatch EMF, written at the end of each invocation. */
   metrics?: Metrics;
 }
-
-/** Stop starting passes when less than this is left of the invocation. */
-const SAFETY_MARGIN_MS = 10_000;
 
 export type OutboxRelayHandler = (
   event?: unknown,
@@ -55,7 +59,7 @@ export function createOutboxRelayHandler(
       // A short batch means nothing else is due; a batch whose sends all failed means the queue
       // is down, and hammering it until the timeout would only burn the failed rows' backoff.
       if (pass.claimed < config.outbox.batchSize || (pass.sent === 0 && pass.failed > 0)) break;
-      if (context && context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS) break;
+      if (invocationEnding(context)) break;
     }
     // Every run reports its lag, 0 included: the alarm reads a silent relay as a stuck one.
     const lagSeconds = await publisher.oldestPendingAgeSeconds();

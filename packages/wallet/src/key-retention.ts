@@ -1,6 +1,7 @@
 import {
   createLogger,
   type Env,
+  invocationEnding,
   type Logger,
   type Metrics,
   noMetrics,
@@ -48,9 +49,6 @@ export async function pruneExpiredKeys(
   }
 }
 
-/** Stop starting batches when less than this is left of the invocation. */
-const SAFETY_MARGIN_MS = 10_000;
-
 export interface KeyPrunerOverrides {
   database?: DatabaseHandle;
   logger?: Logger;
@@ -77,7 +75,7 @@ export function createKeyPrunerHandler(env: Env, overrides: KeyPrunerOverrides =
   return perInvocation((_event?: unknown, context?: { getRemainingTimeInMillis(): number }) =>
     withinInvocation(context, async () => {
       const run = await pruneExpiredKeys(database.db, config.retentionDays, {
-        shouldStop: () => context !== undefined && context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS,
+        shouldStop: () => invocationEnding(context),
         metrics,
       });
       const fields = { ...run, retentionDays: config.retentionDays };
