@@ -137,6 +137,50 @@ describe.each(drivers)("raw SQL over %s", (driver) => {
     expect(await queryRows(db, sql`select id from account where id = ${id}::uuid`)).toEqual([]);
   });
 
+  it("runs a prepared statement with each run's placeholder values, one round trip per run", async () => {
+    const seen: string[] = [];
+    const { db } = open(driver, (statement) => seen.push(statement));
+    const insert = db.prepare<
+      { id: string; name: string; balance: string | number },
+      { id: string; name: string | null }
+    >(
+      sql`insert into account (id, name, balance)
+          values (${sql.placeholder("id")}::uuid, coalesce(${sql.placeholder("name")}::text, 'anonymous'), ${700}::bigint)
+          returning id::text as id, name, balance`,
+    );
+    const ids = [randomUUID(), randomUUID()];
+    const first = await insert({ id: ids[0] as string, name: `prepared-${driver}` });
+    const second = await insert({ id: ids[1] as string, name: null });
+    expect(first.rows.map((row) => ({ ...row, balance: toSafeInteger(row.balance, "balance") }))).toEqual([
+      { id: ids[0], name: `prepared-${driver}`, balance: 700 },
+    ]);
+    expect(second.rows[0]?.name).toBe("anonymous");
+    expect(second.rowCount).toBe(1);
+    expect(seen).toHaveLength(2);
+
+    // Inside a transaction it runs on the transaction's session: rolled back with it.
+    const id = randomUUID();
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.prepare(
+          sql`insert into account (id, name) values (${sql.placeholder("id")}::uuid, ${"tx"}::text)`,
+        )({
+          id,
+        });
+        await tx.execute(sql`select 1 / 0`);
+      }),
+    ).rejects.toThrow();
+    expect(await queryRows(db, sql`select id from account where id = ${id}::uuid`)).toEqual([]);
+  });
+
+  it("refuses to run a prepared statement without a value for each placeholder", async () => {
+    const seen: string[] = [];
+    const { db } = open(driver, (statement) => seen.push(statement));
+    const select = db.prepare(sql`select ${sql.placeholder("wanted")}::int as wanted`);
+    await expect(select({ other: 1 })).rejects.toThrow('no value for placeholder "wanted"');
+    expect(seen).toEqual([]);
+  });
+
   it("refuses a parameter the Data API cannot carry, before sending anything", async () => {
     const seen: string[] = [];
     const { db } = open(driver, (statement) => seen.push(statement));

@@ -52,6 +52,25 @@ describe("named statements on node-postgres", () => {
     }
   });
 
+  it("names a prepared statement once, under the same name its text gets at execute", async () => {
+    const handle = database.open({ poolMax: 1 });
+    try {
+      const triple = handle.db.prepare<{ tripled: number }>(
+        sql`select ${sql.placeholder("n")}::int * 3 as tripled`,
+      );
+      for (const n of [1, 2]) expect((await triple({ n })).rows).toEqual([{ tripled: n * 3 }]);
+      await queryRows(handle.db, sql`select ${5}::int * 3 as tripled`);
+      const prepared = await queryRows<{ name: string; runs: number }>(
+        handle.db,
+        sql`select name, (generic_plans + custom_plans)::int as runs
+            from pg_prepared_statements where statement like ${"%tripled%"}::text`,
+      );
+      expect(prepared).toEqual([{ name: expect.stringMatching(/^p_[A-Za-z0-9_-]{22}$/), runs: 3 }]);
+    } finally {
+      await handle.close();
+    }
+  });
+
   it("keeps working when many distinct statements exceed the cap: the rest run unnamed", async () => {
     const nameOf = createStatementNamer(2);
     const first = nameOf("select $1");

@@ -14,9 +14,10 @@ import {
   type DatabaseHandle,
   type DatabaseOptions,
   DEFAULT_SESSION_TIMEOUTS,
+  type PlaceholderValues,
   type QueryResult,
 } from "../types";
-import { attempt, render } from "./render";
+import { attempt, render, renderPrepared } from "./render";
 
 export interface ResumeRetryPolicy {
   /** The first wait; each further one doubles, up to `maxDelayMs`. */
@@ -175,6 +176,8 @@ function addUtcTimestamps(client: RDSDataClient) {
 
 type DataApiConfig = Extract<DatabaseConfig, { driver: "data-api" }>;
 
+const placeholder = (index: number) => `:${index + 1}`;
+
 /** A parameter as the Data API takes it; values it cannot carry (bigint, bytes) are refused. */
 function parameter(value: unknown, index: number): SqlParameter {
   const name = String(index + 1);
@@ -222,11 +225,11 @@ export function createDataApiDatabase(config: DataApiConfig, options: DatabaseOp
   const target = { resourceArn: config.resourceArn, secretArn: config.secretArn, database: config.database };
   const { onStatement } = options;
 
-  const execute = async <Row extends Record<string, unknown>>(
-    statement: SQL,
+  const send = async <Row extends Record<string, unknown>>(
+    text: string,
+    params: unknown[],
     transactionId?: string,
   ): Promise<QueryResult<Row>> => {
-    const { text, params } = render(statement, (index) => `:${index + 1}`);
     const parameters = params.map(parameter);
     const [client, { ExecuteStatementCommand }] = await Promise.all([sharedDataApiClient(config), loadSdk()]);
     onStatement?.(text);
@@ -254,8 +257,21 @@ export function createDataApiDatabase(config: DataApiConfig, options: DatabaseOp
     return { rows, rowCount: output.numberOfRecordsUpdated ?? null };
   };
 
+  const execute = <Row extends Record<string, unknown>>(statement: SQL, transactionId?: string) => {
+    const { text, params } = render(statement, placeholder);
+    return send<Row>(text, params, transactionId);
+  };
+  const prepare =
+    (transactionId?: string) =>
+    <Row extends Record<string, unknown>>(statement: SQL) => {
+      const { text, bind } = renderPrepared(statement, placeholder);
+      // async: a missing value rejects, as any failure of a run does, rather than throwing.
+      return async (values: PlaceholderValues) => send<Row>(text, bind(values), transactionId);
+    };
+
   const db: Database = {
     execute: (statement) => execute(statement),
+    prepare: prepare(),
     async transaction(work) {
       const [client, sdkModule] = await Promise.all([sharedDataApiClient(config), loadSdk()]);
       onStatement?.("begin");
@@ -263,6 +279,7 @@ export function createDataApiDatabase(config: DataApiConfig, options: DatabaseOp
       if (!transactionId) throw new Error("BeginTransaction returned no transaction id");
       const tx: Database = {
         execute: (statement) => execute(statement, transactionId),
+        prepare: prepare(transactionId),
         transaction: () => Promise.reject(new Error("nested transactions are not supported on the Data API")),
       };
       try {

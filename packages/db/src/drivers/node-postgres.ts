@@ -5,10 +5,11 @@ import {
   type DatabaseHandle,
   type DatabaseOptions,
   DEFAULT_SESSION_TIMEOUTS,
+  type PlaceholderValues,
   type QueryResult,
   type SessionTimeouts,
 } from "../types";
-import { attempt, render } from "./render";
+import { attempt, type RenderedPrepared, render, renderPrepared } from "./render";
 import { createStatementNamer } from "./statement-names";
 
 // int8 (bigint) and numeric stay strings by default in pg; the repositories convert explicitly
@@ -65,24 +66,52 @@ function instrument(
 
 type Queryable = Pick<pg.Pool, "query"> | pg.PoolClient;
 
-async function run<Row extends Record<string, unknown>>(
+const placeholder = (index: number) => `$${index + 1}`;
+
+async function send<Row extends Record<string, unknown>>(
   on: Queryable,
-  statement: SQL,
+  text: string,
+  values: unknown[],
+  name?: string,
 ): Promise<QueryResult<Row>> {
-  const { text, params } = render(statement, (index) => `$${index + 1}`);
-  const result = await attempt(text, () => on.query<Row>({ text, values: params, types }));
+  const config = name === undefined ? { text, values, types } : { text, values, types, name };
+  const result = await attempt(text, () => on.query<Row>(config));
   return { rows: result.rows, rowCount: result.rowCount };
 }
 
+function run<Row extends Record<string, unknown>>(on: Queryable, statement: SQL): Promise<QueryResult<Row>> {
+  const { text, params } = render(statement, placeholder);
+  return send(on, text, params);
+}
+
+/** A prepared statement's text and name, settled once; its runs go through `on` (pool or client). */
+interface Prepared extends RenderedPrepared {
+  name: string | undefined;
+}
+
+function prepareOn(prepared: Prepared) {
+  // async: a missing value rejects, as any failure of a run does, rather than throwing.
+  return async <Row extends Record<string, unknown>>(on: Queryable, values: PlaceholderValues) =>
+    send<Row>(on, prepared.text, prepared.bind(values), prepared.name);
+}
+
 /** A database bound to one client inside a transaction; nested transactions are savepoints. */
-function inTransaction(client: pg.PoolClient, depth: number): Database {
+function inTransaction(
+  client: pg.PoolClient,
+  depth: number,
+  prepare: (statement: SQL) => Prepared,
+): Database {
   return {
     execute: (statement) => run(client, statement),
+    prepare: (statement) => {
+      const runOn = prepareOn(prepare(statement));
+      return (values) => runOn(client, values);
+    },
     async transaction(work) {
       const savepoint = `sp${depth}`;
       await client.query(`savepoint ${savepoint}`);
       try {
-        const result = await work(inTransaction(client, depth + 1));
+        const result = await work(inTransaction(client, depth + 1, prepare));
         await client.query(`release savepoint ${savepoint}`);
         return result;
       } catch (error) {
@@ -123,15 +152,24 @@ export function createNodePostgresDatabase(
   pool.on("connect", (client) => client.on("error", () => undefined));
   const nameOf = createStatementNamer();
   pool.on("connect", (client) => instrument(client, nameOf, options.onStatement));
+  // Named here, once, rather than by `instrument` at every run: its lookup hashes the whole text.
+  const prepare = (statement: SQL): Prepared => {
+    const rendered = renderPrepared(statement, placeholder);
+    return { ...rendered, name: nameOf(rendered.text) };
+  };
 
   const db: Database = {
     execute: (statement) => run(pool, statement),
+    prepare: (statement) => {
+      const runOn = prepareOn(prepare(statement));
+      return (values) => runOn(pool, values);
+    },
     async transaction(work) {
       const client = await pool.connect();
       let broken: unknown;
       try {
         await client.query("begin");
-        const result = await work(inTransaction(client, 1));
+        const result = await work(inTransaction(client, 1, prepare));
         await client.query("commit");
         return result;
       } catch (error) {

@@ -1,6 +1,7 @@
-import type { SQL } from "drizzle-orm";
+import { is, Param, Placeholder, type SQL } from "drizzle-orm";
 import { CasingCache } from "drizzle-orm/casing";
 import { DatabaseQueryError } from "../errors";
+import type { PlaceholderValues } from "../types";
 
 export interface RenderedStatement {
   text: string;
@@ -23,6 +24,40 @@ export function render(statement: SQL, placeholder: (index: number) => string): 
     escapeString: (text) => `'${text.replace(/'/g, "''")}'`,
   });
   return { text: sql, params };
+}
+
+export interface RenderedPrepared {
+  text: string;
+  /** The parameters for one run: each placeholder's value, the statement's own values as they are. */
+  bind(values: PlaceholderValues): unknown[];
+}
+
+/**
+ * Renders a statement with `sql.placeholder(name)`s once (see `Database.prepare`). Only plain
+ * placeholders are bound: one wrapped in a column's encoder (drizzle's `eq(column, placeholder)`)
+ * would need that encoder at every run, and the repositories write casts instead.
+ */
+export function renderPrepared(statement: SQL, placeholder: (index: number) => string): RenderedPrepared {
+  const { text, params } = render(statement, placeholder);
+  const slots = params.map((param): { name: string } | { value: unknown } => {
+    if (is(param, Placeholder)) return { name: param.name };
+    if (is(param, Param) && is(param.value, Placeholder)) {
+      throw new TypeError(
+        `placeholder "${param.value.name}" is wrapped in a column encoder; write it as a cast parameter`,
+      );
+    }
+    return { value: param };
+  });
+  return {
+    text,
+    bind: (values) =>
+      slots.map((slot) => {
+        if (!("name" in slot)) return slot.value;
+        const value = values[slot.name];
+        if (value === undefined) throw new TypeError(`no value for placeholder "${slot.name}"`);
+        return value;
+      }),
+  };
 }
 
 /** Runs a round trip, turning a failure into a DatabaseQueryError (no parameters in it). */
