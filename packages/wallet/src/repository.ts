@@ -79,6 +79,17 @@ export type WriteOutcome<T, Refusal extends string> =
   /** PostgreSQL aborted the statement (deadlock, serialization failure): nothing was written. */
   | { kind: "contention"; sqlState: string };
 
+type PostingRow = EntryRow & {
+  wallet_found: boolean;
+  closed: boolean;
+  found_existing: boolean;
+  created: boolean;
+  same_payload: boolean | null;
+  insufficient: boolean | null;
+  over_limit: boolean | null;
+  stale: boolean;
+};
+
 type EntryRow = {
   id: string;
   type: EntryType;
@@ -193,6 +204,84 @@ const textList = (values: readonly string[]): SQL =>
  * the RDS Data API alike), with the "does the wallet exist" check folded in.
  */
 export function createWalletRepository(db: Database) {
+  // Named after `post`'s fields; `db.prepare` refuses to run without a value for each.
+  const p = sql.placeholder;
+  /** See `post`. Prepared: it is the hot write, and the longest statement to render. */
+  const postStatement = db.prepare<
+    PostingRow,
+    {
+      userId: string;
+      idempotencyKey: string | null;
+      id: string;
+      type: PostingType;
+      amountMinor: number;
+      delta: number;
+      description: string | null;
+      fingerprint: string | null;
+    }
+  >(
+    sql`
+      with snapshot as (
+        select version, closed_at from wallets where user_id = ${p("userId")}::uuid
+      ), existing as (
+        select id, type, amount_minor, balance_after_minor, description, payload_fingerprint, created_at
+        from transactions
+        where user_id = ${p("userId")}::uuid and idempotency_key = ${p("idempotencyKey")}::text
+      ), locked as (
+        select user_id, balance_minor, version, closed_at
+        from wallets
+        where user_id = ${p("userId")}::uuid and not exists (select 1 from existing)
+        for update
+      ), inserted as (
+        insert into transactions (id, user_id, type, amount_minor, balance_after_minor, description,
+                                  idempotency_key, payload_fingerprint, created_at)
+        select ${p("id")}::uuid, l.user_id, ${p("type")}::text, ${p("amountMinor")}::bigint,
+               l.balance_minor + ${p("delta")}::bigint, ${p("description")}::text,
+               ${p("idempotencyKey")}::text, ${p("fingerprint")}::text, clock_timestamp()
+        from locked l
+        where l.closed_at is null
+          and l.balance_minor + ${p("delta")}::bigint between 0 and ${MAX_BALANCE_MINOR}::bigint
+        on conflict (user_id, idempotency_key) do nothing
+        returning id, type, amount_minor, balance_after_minor, description, created_at
+      ), updated as (
+        update wallets w
+        set balance_minor = i.balance_after_minor, version = w.version + 1, updated_at = now()
+        from inserted i
+        where w.user_id = ${p("userId")}::uuid
+        returning w.user_id
+      )
+      select (s.version is not null) as wallet_found,
+             (s.closed_at is not null or l.closed_at is not null) as closed,
+             (e.id is not null) as found_existing,
+             (i.id is not null and exists (select 1 from updated)) as created,
+             e.payload_fingerprint = ${p("fingerprint")}::text as same_payload,
+             l.balance_minor + ${p("delta")}::bigint < 0 as insufficient,
+             l.balance_minor + ${p("delta")}::bigint > ${MAX_BALANCE_MINOR}::bigint as over_limit,
+             (l.version is distinct from s.version) as stale,
+             coalesce(i.id, e.id)::text as id,
+             coalesce(i.type, e.type) as type,
+             coalesce(i.amount_minor, e.amount_minor)::text as amount_minor,
+             coalesce(i.balance_after_minor, e.balance_after_minor)::text as balance_after_minor,
+             coalesce(i.description, e.description) as description,
+             ${isoTimestamp(sql`coalesce(i.created_at, e.created_at)`)} as created_at,
+             null::text as transfer_id, null::text as counterparty_user_id
+      from (select 1) as one
+      left join snapshot s on true
+      left join existing e on true
+      left join locked l on true
+      left join inserted i on true`,
+  );
+  const balanceStatement = db.prepare<
+    { balance_minor: string | number; closed: boolean },
+    { userId: string }
+  >(
+    sql`select balance_minor::text as balance_minor, (closed_at is not null) as closed
+        from wallets where user_id = ${p("userId")}::uuid`,
+  );
+  const stateStatement = db.prepare<{ closed: boolean }, { userId: string }>(
+    sql`select (closed_at is not null) as closed from wallets where user_id = ${p("userId")}::uuid`,
+  );
+
   return {
     /**
      * Credit or debit in one statement: replays an entry with the same key, otherwise locks the
@@ -203,70 +292,17 @@ export function createWalletRepository(db: Database) {
     post(entry: NewPosting): Promise<WriteOutcome<LedgerEntry, PostingRefusal>> {
       const delta = entry.type === "credit" ? entry.amountMinor : -entry.amountMinor;
       return write(async (): Promise<WriteOutcome<LedgerEntry, PostingRefusal>> => {
-        const [row] = await queryRows<
-          EntryRow & {
-            wallet_found: boolean;
-            closed: boolean;
-            found_existing: boolean;
-            created: boolean;
-            same_payload: boolean | null;
-            insufficient: boolean | null;
-            over_limit: boolean | null;
-            stale: boolean;
-          }
-        >(
-          db,
-          sql`
-            with snapshot as (
-              select version, closed_at from wallets where user_id = ${entry.userId}::uuid
-            ), existing as (
-              select id, type, amount_minor, balance_after_minor, description, payload_fingerprint, created_at
-              from transactions
-              where user_id = ${entry.userId}::uuid and idempotency_key = ${entry.idempotencyKey}::text
-            ), locked as (
-              select user_id, balance_minor, version, closed_at
-              from wallets
-              where user_id = ${entry.userId}::uuid and not exists (select 1 from existing)
-              for update
-            ), inserted as (
-              insert into transactions (id, user_id, type, amount_minor, balance_after_minor, description,
-                                        idempotency_key, payload_fingerprint, created_at)
-              select ${entry.id}::uuid, l.user_id, ${entry.type}::text, ${entry.amountMinor}::bigint,
-                     l.balance_minor + ${delta}::bigint, ${entry.description}::text,
-                     ${entry.idempotencyKey}::text, ${entry.fingerprint}::text, clock_timestamp()
-              from locked l
-              where l.closed_at is null
-                and l.balance_minor + ${delta}::bigint between 0 and ${MAX_BALANCE_MINOR}::bigint
-              on conflict (user_id, idempotency_key) do nothing
-              returning id, type, amount_minor, balance_after_minor, description, created_at
-            ), updated as (
-              update wallets w
-              set balance_minor = i.balance_after_minor, version = w.version + 1, updated_at = now()
-              from inserted i
-              where w.user_id = ${entry.userId}::uuid
-              returning w.user_id
-            )
-            select (s.version is not null) as wallet_found,
-                   (s.closed_at is not null or l.closed_at is not null) as closed,
-                   (e.id is not null) as found_existing,
-                   (i.id is not null and exists (select 1 from updated)) as created,
-                   e.payload_fingerprint = ${entry.fingerprint}::text as same_payload,
-                   l.balance_minor + ${delta}::bigint < 0 as insufficient,
-                   l.balance_minor + ${delta}::bigint > ${MAX_BALANCE_MINOR}::bigint as over_limit,
-                   (l.version is distinct from s.version) as stale,
-                   coalesce(i.id, e.id)::text as id,
-                   coalesce(i.type, e.type) as type,
-                   coalesce(i.amount_minor, e.amount_minor)::text as amount_minor,
-                   coalesce(i.balance_after_minor, e.balance_after_minor)::text as balance_after_minor,
-                   coalesce(i.description, e.description) as description,
-                   ${isoTimestamp(sql`coalesce(i.created_at, e.created_at)`)} as created_at,
-                   null::text as transfer_id, null::text as counterparty_user_id
-            from (select 1) as one
-            left join snapshot s on true
-            left join existing e on true
-            left join locked l on true
-            left join inserted i on true`,
-        );
+        const { rows } = await postStatement({
+          userId: entry.userId,
+          idempotencyKey: entry.idempotencyKey,
+          id: entry.id,
+          type: entry.type,
+          amountMinor: entry.amountMinor,
+          delta,
+          description: entry.description,
+          fingerprint: entry.fingerprint,
+        });
+        const [row] = rows;
         if (!row?.wallet_found) return { kind: "no_wallet" };
         if (row.closed) return { kind: "closed" };
         // Same key and fingerprint means the same operation, so the stored row is a credit or debit.
@@ -403,21 +439,14 @@ export function createWalletRepository(db: Database) {
 
     /** The stored balance of an open wallet, or why there is none. */
     async balance(userId: string): Promise<Gated<{ balanceMinor: number }>> {
-      const [row] = await queryRows<{ balance_minor: string | number; closed: boolean }>(
-        db,
-        sql`select balance_minor::text as balance_minor, (closed_at is not null) as closed
-            from wallets where user_id = ${userId}::uuid`,
-      );
+      const [row] = (await balanceStatement({ userId })).rows;
       if (!row) return { state: "missing" };
       if (row.closed) return { state: "closed" };
       return { state: "open", balanceMinor: toSafeInteger(row.balance_minor, "balance_minor") };
     },
 
     async walletState(userId: string): Promise<WalletState> {
-      const [row] = await queryRows<{ closed: boolean }>(
-        db,
-        sql`select (closed_at is not null) as closed from wallets where user_id = ${userId}::uuid`,
-      );
+      const [row] = (await stateStatement({ userId })).rows;
       return stateOf(row);
     },
 
