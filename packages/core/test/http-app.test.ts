@@ -107,6 +107,18 @@ describe("CORS", () => {
   });
 });
 
+const BROWSER_HARDENING = [
+  "cross-origin-resource-policy",
+  "cross-origin-opener-policy",
+  "origin-agent-cluster",
+  "referrer-policy",
+  "strict-transport-security",
+  "x-dns-prefetch-control",
+  "x-download-options",
+  "x-permitted-cross-domain-policies",
+  "x-xss-protection",
+];
+
 describe("security headers", () => {
   const { app } = service();
 
@@ -126,6 +138,20 @@ describe("security headers", () => {
       expect(response.headers.get("x-frame-options")).toBe("DENY");
       expect(response.headers.get("x-content-type-options")).toBe("nosniff");
       expect(response.headers.get("cache-control")).toBe("no-store");
+      // The rest of the browser hardening Hono's secureHeaders sets by default.
+      expect(Object.fromEntries(BROWSER_HARDENING.map((name) => [name, response.headers.get(name)]))).toEqual(
+        {
+          "cross-origin-resource-policy": "same-origin",
+          "cross-origin-opener-policy": "same-origin",
+          "origin-agent-cluster": "?1",
+          "referrer-policy": "no-referrer",
+          "strict-transport-security": "max-age=15552000; includeSubDomains",
+          "x-dns-prefetch-control": "off",
+          "x-download-options": "noopen",
+          "x-permitted-cross-domain-policies": "none",
+          "x-xss-protection": "0",
+        },
+      );
     },
   );
 });

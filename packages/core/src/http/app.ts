@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { secureHeaders } from "hono/secure-headers";
 import type * as z from "zod/mini";
 import type { HttpConfig } from "../common-config";
 import { AppError, errors, type FieldError } from "../errors";
@@ -33,20 +32,34 @@ export interface HttpAppOptions {
 }
 
 /**
- * An API answers JSON only: nothing in a response may load, run or frame anything (OWASP's REST
- * guidance). The docs page sets its own policy, which allows what Swagger UI needs from this
- * origin (see docs.ts).
+ * What every answer carries unless its route sets the header itself (the docs page its own
+ * policy, Swagger UI's files their caching):
+ * - an API answers JSON only, so nothing in a response may load, run or frame anything (OWASP's
+ *   REST guidance);
+ * - the browser hardening headers Hono's secureHeaders middleware sets by default;
+ * - no cache, shared or private, may keep a response: they carry tokens, balances and ledgers.
+ * A fixed list, set before the route runs: secureHeaders built its list again for every request
+ * and set it on the finished response, which made Hono copy the headers (about 10 µs of each
+ * request's CPU here).
  */
-export const API_CONTENT_SECURITY_POLICY = { defaultSrc: ["'none'"], frameAncestors: ["'none'"] };
+const DEFAULT_RESPONSE_HEADERS: readonly (readonly [name: string, value: string])[] = [
+  ["Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"],
+  ["X-Frame-Options", "DENY"],
+  ["X-Content-Type-Options", "nosniff"],
+  ["Cross-Origin-Resource-Policy", "same-origin"],
+  ["Cross-Origin-Opener-Policy", "same-origin"],
+  ["Origin-Agent-Cluster", "?1"],
+  ["Referrer-Policy", "no-referrer"],
+  ["Strict-Transport-Security", "max-age=15552000; includeSubDomains"],
+  ["X-DNS-Prefetch-Control", "off"],
+  ["X-Download-Options", "noopen"],
+  ["X-Permitted-Cross-Domain-Policies", "none"],
+  ["X-XSS-Protection", "0"],
+  ["Cache-Control", "no-store"],
+];
 
-/**
- * Responses carry tokens, balances and ledgers: no cache, shared or private, may keep them. A
- * route that can be cached (Swagger UI's files) says so itself, and its header replaces this one.
- * Set before the route runs: a header set on a finished response makes Hono copy the response
- * (and the Node adapter build a full web Response to copy it from), for every request.
- */
-const noStoreByDefault: MiddlewareHandler = (c, next) => {
-  c.header("Cache-Control", "no-store");
+const defaultResponseHeaders: MiddlewareHandler = (c, next) => {
+  for (const [name, value] of DEFAULT_RESPONSE_HEADERS) c.header(name, value);
   return next();
 };
 
@@ -132,16 +145,7 @@ export function createHttpApp<Extra extends object = object>(options: HttpAppOpt
   // Typed against the base variables; Extra only adds keys, so the cast is sound.
   app.use("*", context as unknown as MiddlewareHandler<HttpEnv<Extra>>);
   app.use("*", corsMiddleware(options.http.cors));
-  app.use(
-    "*",
-    secureHeaders({
-      contentSecurityPolicy: API_CONTENT_SECURITY_POLICY,
-      xFrameOptions: "DENY",
-      // A route that sets its own header (the docs page's policy) keeps it.
-      overwrite: false,
-    }),
-  );
-  app.use("*", noStoreByDefault);
+  app.use("*", defaultResponseHeaders);
   app.use("*", limitBody(options.maxBodyBytes ?? 16 * 1024));
 
   app.onError((error, c) => problemResponse(c, toAppError(error, logger)));
