@@ -1,7 +1,11 @@
 import { write, writeSync } from "node:fs";
 
-/** Lines are written once this many characters have queued up... */
-const BATCH_CHARS = 4096;
+/**
+ * Lines are written once this many characters have queued up (a Linux pipe's buffer; a few
+ * hundred access-log lines): each write is a round trip through libuv's thread pool, and at 4 KiB
+ * a busy API process paid one for every dozen requests...
+ */
+const BATCH_CHARS = 64 * 1024;
 /** ...or this often, so a quiet process's lines still show up at once to a reader. */
 const FLUSH_EVERY_MS = 100;
 /** A reader that is slow (EAGAIN) is waited for this long before the next try. */
