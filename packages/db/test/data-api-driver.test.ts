@@ -15,6 +15,7 @@ import {
 import {
   createDatabase,
   type DatabaseHandle,
+  DatabaseQueryError,
   isoTimestamp,
   migrateDatabase,
   queryRows,
@@ -171,6 +172,18 @@ describe.each(drivers)("raw SQL over %s", (driver) => {
       }),
     ).rejects.toThrow();
     expect(await queryRows(db, sql`select id from account where id = ${id}::uuid`)).toEqual([]);
+  });
+
+  it("fails a prepared statement's run as it fails execute: the statement named, no value in the message", async () => {
+    const { db } = open(driver);
+    const byId = db.prepare(sql`select name from account where id = ${sql.placeholder("id")}::uuid`);
+    const failure = await byId({ id: "not-a-uuid-but-a-secret" }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(DatabaseQueryError);
+    expect((failure as Error).message).toMatch(/^Failed query: select name from account where id = /);
+    expect((failure as Error).message).not.toContain("not-a-uuid-but-a-secret");
   });
 
   it("refuses to run a prepared statement without a value for each placeholder", async () => {
