@@ -1,10 +1,6 @@
-import { write, writeSync } from "node:fs";
+import { writeSync } from "node:fs";
 
-/**
- * Lines are written once this many characters have queued up (a Linux pipe's buffer; a few
- * hundred access-log lines): each write is a round trip through libuv's thread pool, and at 4 KiB
- * a busy API process paid one for every dozen requests...
- */
+/** Lines are written once this many characters have queued up (a Linux pipe's buffer)... */
 const BATCH_CHARS = 64 * 1024;
 /** ...or this often, so a quiet process's lines still show up at once to a reader. */
 const FLUSH_EVERY_MS = 100;
@@ -22,11 +18,16 @@ const isBusy = (error: unknown) => {
 const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**
- * Standard output for the embedded runtime's JSON logs without blocking the event loop: Node
- * writes to a file or a pipe synchronously, one system call per line, inside the request. Here
- * lines queue and go out in batches, written off the event loop (libuv's thread pool), and
- * whatever is still queued is written synchronously when the process exits, so nothing is lost
- * on a clean stop. Lambda keeps synchronous writes: a frozen container would hold queued lines.
+ * Standard output for the embedded runtime's JSON logs, in batches: Node writes to a file or a
+ * pipe synchronously, one system call per line, inside the request. Here lines queue and go out
+ * in one system call per batch. A reader that is not keeping up (a full pipe: Node makes its
+ * standard output pipes non-blocking) is tried again shortly rather than waited for, and whatever
+ * is still queued is written when the process exits, so nothing is lost on a clean stop. Lambda
+ * keeps synchronous writes: a frozen container would hold queued lines.
+ *
+ * The batches are written on the event loop, not in libuv's thread pool: a write still in the
+ * pool when the process exited could not be waited for, so the lines queued after it went out
+ * first, and what it had not written yet was lost (a 64 KiB batch into a full pipe showed it).
  *
  * Written here rather than with sonic-boom (pino's writer): its synchronous flush retries any
  * write error forever, so a process whose reader had gone (EPIPE) never finished exiting, and
@@ -36,7 +37,7 @@ export function createStdoutLogWriter(fd = 1): (line: string) => void {
   let queued = "";
   /** What a partial or refused write left over, written before anything queued after it. */
   let leftover: Buffer | undefined;
-  let writing = false;
+  let retrying = false;
   /** The reader is gone (or the descriptor unusable): lines are dropped from now on. */
   let broken = false;
 
@@ -50,22 +51,28 @@ export function createStdoutLogWriter(fd = 1): (line: string) => void {
   };
 
   const flush = () => {
-    if (writing || broken || (queued.length === 0 && !leftover)) return;
+    if (broken || (queued.length === 0 && !leftover)) return;
     const chunk = takeQueued();
-    writing = true;
-    write(fd, chunk, 0, chunk.length, null, (error, written) => {
-      writing = false;
-      if (error && !isBusy(error)) {
+    let written = 0;
+    try {
+      written = writeSync(fd, chunk);
+    } catch (error) {
+      if (!isBusy(error)) {
         broken = true;
         queued = "";
         return;
       }
-      const rest = chunk.subarray(error ? 0 : written);
-      if (rest.length > 0) {
-        leftover = rest;
-        setTimeout(flush, RETRY_AFTER_MS).unref();
-      } else if (queued.length >= BATCH_CHARS) flush();
-    });
+    }
+    if (written < chunk.length) {
+      leftover = chunk.subarray(written);
+      if (!retrying) {
+        retrying = true;
+        setTimeout(() => {
+          retrying = false;
+          flush();
+        }, RETRY_AFTER_MS).unref();
+      }
+    }
   };
 
   setInterval(flush, FLUSH_EVERY_MS).unref();
@@ -74,8 +81,6 @@ export function createStdoutLogWriter(fd = 1): (line: string) => void {
   for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
   process.once("exit", () => {
     if (broken) return;
-    // A write still in flight belongs to the thread pool and is not written twice: only what
-    // queued after it is written here.
     let rest = takeQueued();
     for (let tries = 0; rest.length > 0 && tries < EXIT_TRIES; ) {
       try {
@@ -91,6 +96,7 @@ export function createStdoutLogWriter(fd = 1): (line: string) => void {
   return (line) => {
     if (broken) return;
     queued += `${line}\n`;
-    if (queued.length >= BATCH_CHARS) flush();
+    // While a slow reader's leftover waits for its retry, lines only queue.
+    if (queued.length >= BATCH_CHARS && !leftover) flush();
   };
 }

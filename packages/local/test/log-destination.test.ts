@@ -31,14 +31,20 @@ const exitOrHang = (exited: Promise<number | null>) =>
   ]);
 
 describe("the embedded runtime's log writer", () => {
-  it("writes every line in order, those still queued at exit included", async () => {
+  it.each([
+    ["a reader that keeps up", 0],
+    // More than a pipe holds is logged before it reads: writes are cut short or refused (EAGAIN).
+    ["a reader that starts late", 150],
+  ])("writes every line in order, those still queued at exit included, to %s", async (_reader, lateMs) => {
     const { child, exited } = logThenExit(5_000);
     let output = "";
+    child.stdout.pause();
     child.stdout.on("data", (chunk) => {
       output += String(chunk);
     });
     const closed = new Promise((resolve) => child.stdout.once("close", resolve));
     child.stdin.write("go\n");
+    setTimeout(() => child.stdout.resume(), lateMs);
     expect(await exitOrHang(exited)).toBe(0);
     await closed;
     const lines = output.trimEnd().split("\n");
