@@ -9,7 +9,7 @@ import {
   type QueryResult,
   type SessionTimeouts,
 } from "../types";
-import { attempt, type RenderedPrepared, render, renderPrepared } from "./render";
+import { attempt, render, renderPrepared } from "./render";
 import { createStatementNamer } from "./statement-names";
 
 // int8 (bigint) and numeric stay strings by default in pg; the repositories convert explicitly
@@ -84,34 +84,19 @@ function run<Row extends Record<string, unknown>>(on: Queryable, statement: SQL)
   return send(on, text, params);
 }
 
-/** A prepared statement's text and name, settled once; its runs go through `on` (pool or client). */
-interface Prepared extends RenderedPrepared {
-  name: string | undefined;
-}
-
-function prepareOn(prepared: Prepared) {
-  // async: a missing value rejects, as any failure of a run does, rather than throwing.
-  return async <Row extends Record<string, unknown>>(on: Queryable, values: PlaceholderValues) =>
-    send<Row>(on, prepared.text, prepared.bind(values), prepared.name);
-}
+/** `Database.prepare` for statements run through `on` (the pool, or a transaction's client). */
+type PrepareOn = (on: Queryable) => Database["prepare"];
 
 /** A database bound to one client inside a transaction; nested transactions are savepoints. */
-function inTransaction(
-  client: pg.PoolClient,
-  depth: number,
-  prepare: (statement: SQL) => Prepared,
-): Database {
+function inTransaction(client: pg.PoolClient, depth: number, prepareOn: PrepareOn): Database {
   return {
     execute: (statement) => run(client, statement),
-    prepare: (statement) => {
-      const runOn = prepareOn(prepare(statement));
-      return (values) => runOn(client, values);
-    },
+    prepare: prepareOn(client),
     async transaction(work) {
       const savepoint = `sp${depth}`;
       await client.query(`savepoint ${savepoint}`);
       try {
-        const result = await work(inTransaction(client, depth + 1, prepare));
+        const result = await work(inTransaction(client, depth + 1, prepareOn));
         await client.query(`release savepoint ${savepoint}`);
         return result;
       } catch (error) {
@@ -152,24 +137,25 @@ export function createNodePostgresDatabase(
   pool.on("connect", (client) => client.on("error", () => undefined));
   const nameOf = createStatementNamer();
   pool.on("connect", (client) => instrument(client, nameOf, options.onStatement));
-  // Named here, once, rather than by `instrument` at every run: its lookup hashes the whole text.
-  const prepare = (statement: SQL): Prepared => {
-    const rendered = renderPrepared(statement, placeholder);
-    return { ...rendered, name: nameOf(rendered.text) };
-  };
+  const prepareOn: PrepareOn =
+    (on) =>
+    <Row extends Record<string, unknown>>(statement: SQL) => {
+      const { text, bind } = renderPrepared(statement, placeholder);
+      // Named here, once, rather than by `instrument` at every run: its lookup hashes the whole text.
+      const name = nameOf(text);
+      // async: a missing value rejects, as any failure of a run does, rather than throwing.
+      return async (values: PlaceholderValues) => send<Row>(on, text, bind(values), name);
+    };
 
   const db: Database = {
     execute: (statement) => run(pool, statement),
-    prepare: (statement) => {
-      const runOn = prepareOn(prepare(statement));
-      return (values) => runOn(pool, values);
-    },
+    prepare: prepareOn(pool),
     async transaction(work) {
       const client = await pool.connect();
       let broken: unknown;
       try {
         await client.query("begin");
-        const result = await work(inTransaction(client, 1, prepare));
+        const result = await work(inTransaction(client, 1, prepareOn));
         await client.query("commit");
         return result;
       } catch (error) {

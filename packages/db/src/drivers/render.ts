@@ -26,7 +26,7 @@ export function render(statement: SQL, placeholder: (index: number) => string): 
   return { text: sql, params };
 }
 
-export interface RenderedPrepared {
+interface RenderedPrepared {
   text: string;
   /** The parameters for one run: each placeholder's value, the statement's own values as they are. */
   bind(values: PlaceholderValues): unknown[];
