@@ -292,17 +292,7 @@ export function createWalletRepository(db: Database) {
     post(entry: NewPosting): Promise<WriteOutcome<LedgerEntry, PostingRefusal>> {
       const delta = entry.type === "credit" ? entry.amountMinor : -entry.amountMinor;
       return write(async (): Promise<WriteOutcome<LedgerEntry, PostingRefusal>> => {
-        const { rows } = await postStatement({
-          userId: entry.userId,
-          idempotencyKey: entry.idempotencyKey,
-          id: entry.id,
-          type: entry.type,
-          amountMinor: entry.amountMinor,
-          delta,
-          description: entry.description,
-          fingerprint: entry.fingerprint,
-        });
-        const [row] = rows;
+        const [row] = (await postStatement({ ...entry, delta })).rows;
         if (!row?.wallet_found) return { kind: "no_wallet" };
         if (row.closed) return { kind: "closed" };
         // Same key and fingerprint means the same operation, so the stored row is a credit or debit.
