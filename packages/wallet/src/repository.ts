@@ -271,6 +271,58 @@ export function createWalletRepository(db: Database) {
       left join locked l on true
       left join inserted i on true`,
   );
+  /** See `postBatch`. Prepared: it runs instead of `post` whenever postings queue on one wallet. */
+  const postBatchStatement = db.prepare<EntryRow, { userId: string; entries: string }>(
+    sql`
+      with input as (
+        select e.n, e.id, e.type, e.amount_minor, e.description, e.idempotency_key, e.payload_fingerprint
+        from jsonb_to_recordset(${p("entries")}::jsonb)
+          as e(n integer, id uuid, type text, amount_minor bigint, description text,
+               idempotency_key text, payload_fingerprint text)
+      ), existing as (
+        select 1
+        from input i
+        cross join lateral (
+          select 1 from transactions t
+          where t.user_id = ${p("userId")}::uuid and t.idempotency_key = i.idempotency_key
+          limit 1
+        ) found
+      ), locked as (
+        select w.user_id, w.balance_minor, clock_timestamp() as locked_at
+        from (select user_id, balance_minor from wallets
+              where user_id = ${p("userId")}::uuid and closed_at is null and not exists (select 1 from existing)
+              for update) w
+      ), planned as (
+        select i.*, l.user_id, l.locked_at,
+               l.balance_minor + sum(case i.type when 'credit' then i.amount_minor else -i.amount_minor end)
+                 over (order by i.n) as balance_after_minor
+        from input i cross join locked l
+      ), applicable as (
+        select * from planned
+        where not exists (
+          select 1 from planned where balance_after_minor not between 0 and ${MAX_BALANCE_MINOR}::bigint
+        )
+      ), inserted as (
+        insert into transactions (id, user_id, type, amount_minor, balance_after_minor, description,
+                                  idempotency_key, payload_fingerprint, created_at)
+        select id, user_id, type, amount_minor, balance_after_minor, description,
+               idempotency_key, payload_fingerprint, locked_at + (n - 1) * interval '1 microsecond'
+        from applicable
+        returning id, type, amount_minor, balance_after_minor, description, created_at
+      ), updated as (
+        update wallets w
+        set balance_minor = (select balance_after_minor from applicable order by n desc limit 1),
+            version = w.version + (select count(*) from applicable), updated_at = now()
+        where w.user_id = ${p("userId")}::uuid and exists (select 1 from inserted)
+        returning w.user_id
+      )
+      select i.id::text as id, i.type, i.amount_minor::text as amount_minor,
+             i.balance_after_minor::text as balance_after_minor, i.description,
+             ${isoTimestamp(sql`i.created_at`)} as created_at,
+             null::text as transfer_id, null::text as counterparty_user_id
+      from inserted i
+      where exists (select 1 from updated)`,
+  );
   const balanceStatement = db.prepare<
     { balance_minor: string | number; closed: boolean },
     { userId: string }
@@ -302,6 +354,44 @@ export function createWalletRepository(db: Database) {
         if (row.insufficient) return { kind: "refused", reason: "insufficient_funds", stale: row.stale };
         if (row.over_limit) return { kind: "refused", reason: "balance_limit", stale: row.stale };
         return { kind: "key_race" };
+      });
+    },
+
+    /**
+     * Several postings to one wallet in one statement, all or none: when no entry's key exists
+     * yet, the wallet is open and the balance stays within its bounds after every entry in turn,
+     * the wallet is locked once, every entry is appended (in the given order, a microsecond apart,
+     * so the ledger keeps that order) and the balance moves once. Otherwise nothing is written and
+     * the result is `undefined`, and each posting then goes through `post`, which tells replays,
+     * refusals and races apart. A key committed by someone else after the statement's snapshot
+     * fails the insert (unique violation), which also writes nothing. The keys given must differ.
+     */
+    async postBatch(entries: readonly NewPosting[]): Promise<LedgerEntry[] | undefined> {
+      const userId = entries[0]?.userId;
+      if (userId === undefined || entries.some((entry) => entry.userId !== userId))
+        throw new TypeError("a batch holds one or more postings to one wallet");
+      const { rows } = await postBatchStatement({
+        userId,
+        entries: JSON.stringify(
+          entries.map((entry, index) => ({
+            n: index + 1,
+            id: entry.id,
+            type: entry.type,
+            amount_minor: entry.amountMinor,
+            description: entry.description,
+            idempotency_key: entry.idempotencyKey,
+            payload_fingerprint: entry.fingerprint,
+          })),
+        ),
+      });
+      if (rows.length === 0) return undefined;
+      if (rows.length !== entries.length)
+        throw new Error(`a batch of ${entries.length} postings wrote ${rows.length} entries`);
+      const byId = new Map(rows.map((row) => [row.id, toEntry(row)]));
+      return entries.map((entry) => {
+        const written = byId.get(entry.id);
+        if (!written) throw new Error("a batched posting is missing from the entries written");
+        return written;
       });
     },
 
