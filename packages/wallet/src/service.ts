@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { AppError, errors, type Logger, type Metrics, noMetrics } from "@platform/core";
 import type { CursorCodec } from "./cursor";
 import { POSTINGS } from "./metrics";
+import { createPostingQueue } from "./posting-queue";
 import type {
   EntryType,
   LedgerEntry,
@@ -95,6 +96,7 @@ const refusals: Record<TransferRefusal, (operation: Operation) => AppError> = {
 /** Every `userId` here comes from a verified token: a lower-case UUID (see requireAuth). */
 export function createWalletService(deps: WalletServiceDeps) {
   const { repository, cursors, logger } = deps;
+  const postQueued = createPostingQueue(repository);
 
   const provisioning = () =>
     errors.unavailable(
@@ -214,7 +216,7 @@ export function createWalletService(deps: WalletServiceDeps) {
             ? null
             : payloadFingerprint([type, request.amountMinor, request.description]),
       };
-      const { value, replayed } = await settle(type, () => repository.post(entry));
+      const { value, replayed } = await settle(type, () => postQueued(entry));
       if (!replayed) {
         logger.info("ledger entry posted", { entryId: value.id, type, amountMinor: value.amountMinor });
       }

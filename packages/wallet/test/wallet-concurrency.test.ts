@@ -78,6 +78,32 @@ describe.each(DRIVERS)("wallet under concurrency (%s)", (driver) => {
     expect(await balanceOf({ auth })).toBe(winner);
   });
 
+  it("100 concurrent credits to one wallet share statements, and the ledger keeps the order they were applied in", async () => {
+    const { auth } = await newUser(suite.db);
+    suite.statements.length = 0;
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        api.post("/v1/transactions/credit", auth, { amountMinor: i + 1 }, randomUUID()),
+      ),
+    );
+    expect(statusCounts(responses.map((r) => r.status))).toEqual({ 201: 100 });
+    // Group commit (decision 59): postings queued behind one in flight go together.
+    expect(suite.statements.length).toBeLessThan(100);
+
+    const entries = (await Promise.all(responses.map((r) => r.json()))) as EntryBody[];
+    expect(await balanceOf({ auth })).toBe(5050);
+    const history = (await (await api.get("/v1/transactions?limit=100", auth)).json()) as {
+      items: EntryBody[];
+    };
+    // Newest first: each entry's balance is the one after it plus its own amount.
+    history.items.forEach((item, i) => {
+      const older = history.items[i + 1];
+      expect(item.balanceMinor).toBe((older?.balanceMinor ?? 0) + item.amountMinor);
+    });
+    expect(new Set(history.items.map((item) => item.id))).toEqual(new Set(entries.map((entry) => entry.id)));
+    expect((await reconcileWallets(suite.db)).mismatches).toEqual([]);
+  });
+
   it("mixed concurrent credits and debits over several users keep every wallet reconciled", async () => {
     const users = await Promise.all(Array.from({ length: 5 }, () => newUser(suite.db)));
     const operations = users.flatMap(({ auth }, u) =>
