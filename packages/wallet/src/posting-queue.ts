@@ -8,11 +8,16 @@ export const MAX_POSTINGS_PER_BATCH = 64;
 
 /**
  * A batch that failed with one of these was rolled back whole, and its postings may still succeed
- * one by one: a key another process committed meanwhile (unique violation), a balance CHECK, or
- * contention. Any other failure (a lost connection, a timeout) may have been committed after all,
- * so its postings are never run again here: each gets the failure, as a lone posting would.
+ * one by one: a key another process committed meanwhile (unique violation), a balance CHECK,
+ * contention, or a value one posting carried that PostgreSQL refused (a data exception, class 22;
+ * validation should have caught it, and it must not fail the postings batched with it). Any other
+ * failure is not retried here: a lost connection may have been committed after all, and a timeout
+ * or an overloaded server would meet each posting again, one after another. Each posting gets
+ * that failure, as it would have alone.
  */
-const WROTE_NOTHING = new Set(["23505", "23514", "40P01", "40001"]);
+const rolledBackForOne = (sqlState: string | undefined): boolean =>
+  sqlState !== undefined &&
+  (sqlState.startsWith("22") || ["23505", "23514", "40P01", "40001"].includes(sqlState));
 
 interface Waiting {
   entry: NewPosting;
@@ -51,8 +56,7 @@ export function createPostingQueue(
 
   async function runBatch(batch: readonly Waiting[]): Promise<void> {
     const written = await repository.postBatch(batch.map((item) => item.entry)).catch((error: unknown) => {
-      const state = sqlStateOf(error);
-      if (state !== undefined && WROTE_NOTHING.has(state)) return undefined;
+      if (rolledBackForOne(sqlStateOf(error))) return undefined;
       throw error;
     });
     if (written === undefined) return oneByOne(batch);

@@ -165,8 +165,8 @@ describe("the posting queue (group commit per wallet, decision 59)", () => {
     expect(calls.map((c) => c.kind)).toEqual(["post", "batch", "post", "post"]);
   });
 
-  it("runs a batch PostgreSQL rolled back (unique violation, contention) one posting at a time", async () => {
-    for (const sqlState of ["23505", "40P01", "40001", "23514"]) {
+  it("runs a batch PostgreSQL rolled back for one posting's sake (unique violation, contention, a refused value) one posting at a time", async () => {
+    for (const sqlState of ["23505", "40P01", "40001", "23514", "22P05"]) {
       const { repository, calls, settled } = fakeRepository();
       const post = createPostingQueue(repository);
       const postings = [1, 2, 3].map((amount) => posting("u", amount));
