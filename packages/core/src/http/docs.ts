@@ -1,8 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import path from "node:path";
-import { gzipSync } from "node:zlib";
 import type { Context, Hono, Env as HonoEnv } from "hono";
 
 /**
@@ -66,18 +63,29 @@ interface Asset {
   etag: string;
 }
 
-function prepare(body: Buffer): Asset {
+/**
+ * zlib, the file reads and module resolution are imported here, on the first request for a docs
+ * file: loading them cost every cold start a few milliseconds, most of which serve no docs.
+ */
+async function prepare(body: Buffer): Promise<Asset> {
+  const { gzipSync } = await import("node:zlib");
   const digest = createHash("sha256").update(body).digest("base64url").slice(0, 27);
   return { body, gzipped: gzipSync(body), etag: `"${digest}"` };
 }
 
 /**
- * Where swagger-ui-dist's files are: the directory configured (a Lambda bundle carries a copy),
- * else the npm package next to the code.
+ * A file of swagger-ui-dist, from the directory configured (a Lambda bundle carries a copy), else
+ * from the npm package next to the code.
  */
-function assetsDirectory(configured: string | undefined): string {
-  if (configured) return path.resolve(configured);
-  return path.dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
+async function readAsset(configured: string | undefined, name: AssetName): Promise<Buffer> {
+  const [{ readFile }, { createRequire }] = await Promise.all([
+    import("node:fs/promises"),
+    import("node:module"),
+  ]);
+  const directory = configured
+    ? path.resolve(configured)
+    : path.dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
+  return readFile(path.join(directory, name));
 }
 
 /** An asset with caching and compression: the bundle is 1.7 MB, about 0.5 MB gzipped. */
@@ -108,13 +116,16 @@ export function mountSwaggerUi<E extends HonoEnv>(
   options: { title: string; assetsDir: string | undefined },
 ) {
   const html = page(options.title);
-  const initializer = prepare(Buffer.from(INITIALIZER));
-  const assets = new Map<AssetName, Promise<Asset>>();
-  // Read on first use, then kept: a cold start that serves no docs never pays for them.
-  const load = (name: AssetName) => {
+  const assets = new Map<AssetName | "swagger-initializer.js", Promise<Asset>>();
+  // Made on first use, then kept: a cold start that serves no docs never pays for them.
+  const load = (name: AssetName | "swagger-initializer.js") => {
     let asset = assets.get(name);
     if (!asset) {
-      asset = readFile(path.join(assetsDirectory(options.assetsDir), name)).then(prepare);
+      asset = (
+        name === "swagger-initializer.js"
+          ? Promise.resolve(Buffer.from(INITIALIZER))
+          : readAsset(options.assetsDir, name)
+      ).then(prepare);
       asset.catch(() => assets.delete(name));
       assets.set(name, asset);
     }
@@ -127,8 +138,8 @@ export function mountSwaggerUi<E extends HonoEnv>(
       "Cache-Control": "no-cache",
     }),
   );
-  app.get("/docs/swagger-initializer.js", (c) =>
-    send(c, initializer, "text/javascript; charset=utf-8", 3600),
+  app.get("/docs/swagger-initializer.js", async (c) =>
+    send(c, await load("swagger-initializer.js"), "text/javascript; charset=utf-8", 3600),
   );
   for (const [name, contentType] of Object.entries(SWAGGER_UI_ASSETS) as [AssetName, string][]) {
     app.get(`/docs/${name}`, async (c) => send(c, await load(name), contentType, 86_400));
