@@ -16,6 +16,7 @@ import {
   type UserClosedV1,
   type UserRegisteredV1,
 } from "@platform/messaging/events";
+import type { OutboxPublisher } from "@platform/messaging/publisher";
 import type { Admission, RateLimitPolicy, ThrottlePolicy } from "./attempts";
 import { REGISTRATIONS } from "./metrics";
 import type { PasswordHasher } from "./passwords";
@@ -23,15 +24,7 @@ import { hashRefreshToken, newRefreshToken } from "./refresh-tokens";
 import type { Attempt, NewOutboxEvent, NewSession, UserRecord, UsersRepository } from "./repository";
 
 /** Hands a just-committed outbox row to the queue at once; must never throw. */
-export interface EventPublisher {
-  publishClaimed(row: {
-    id: string;
-    type: string;
-    version: number;
-    payload: unknown;
-    correlationId: string | null;
-  }): Promise<void>;
-}
+export type EventPublisher = Pick<OutboxPublisher, "publishClaimed">;
 
 export interface UsersServiceDeps {
   repository: UsersRepository;
