@@ -17,9 +17,9 @@ export interface Database {
     statement: SQL,
   ): Promise<QueryResult<Row>>;
   /**
-   * Renders a statement once, for one a hot path runs on every request: each run of the result
-   * only binds the values of its `sql.placeholder(name)`s, by name, then makes the same one round
-   * trip as `execute`. Rendering a long statement anew for each request cost more CPU than
+   * Renders a statement once, on its first run, for one a hot path runs on every request: each
+   * run only binds the values of its `sql.placeholder(name)`s, by name, then makes the same one
+   * round trip as `execute`. Rendering a long statement anew for each request cost more CPU than
    * sending it.
    */
   prepare<

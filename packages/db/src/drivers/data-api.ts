@@ -17,7 +17,7 @@ import {
   type PlaceholderValues,
   type QueryResult,
 } from "../types";
-import { attempt, render, renderPrepared } from "./render";
+import { attempt, onFirstUse, render, renderPrepared } from "./render";
 
 export interface ResumeRetryPolicy {
   /** The first wait; each further one doubles, up to `maxDelayMs`. */
@@ -264,9 +264,12 @@ export function createDataApiDatabase(config: DataApiConfig, options: DatabaseOp
   const prepare =
     (transactionId?: string) =>
     <Row extends Record<string, unknown>>(statement: SQL) => {
-      const { text, bind } = renderPrepared(statement, placeholder);
+      const rendered = onFirstUse(() => renderPrepared(statement, placeholder));
       // async: a missing value rejects, as any failure of a run does, rather than throwing.
-      return async (values: PlaceholderValues) => send<Row>(text, bind(values), transactionId);
+      return async (values: PlaceholderValues) => {
+        const { text, bind } = rendered();
+        return send<Row>(text, bind(values), transactionId);
+      };
     };
 
   const db: Database = {

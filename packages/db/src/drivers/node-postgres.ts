@@ -9,7 +9,7 @@ import {
   type QueryResult,
   type SessionTimeouts,
 } from "../types";
-import { attempt, render, renderPrepared } from "./render";
+import { attempt, onFirstUse, render, renderPrepared } from "./render";
 import { createStatementNamer } from "./statement-names";
 
 // int8 (bigint) and numeric stay strings by default in pg; the repositories convert explicitly
@@ -140,11 +140,16 @@ export function createNodePostgresDatabase(
   const prepareOn: PrepareOn =
     (on) =>
     <Row extends Record<string, unknown>>(statement: SQL) => {
-      const { text, bind } = renderPrepared(statement, placeholder);
       // Named here, once, rather than by `instrument` at every run: its lookup hashes the whole text.
-      const name = nameOf(text);
+      const rendered = onFirstUse(() => {
+        const { text, bind } = renderPrepared(statement, placeholder);
+        return { text, bind, name: nameOf(text) };
+      });
       // async: a missing value rejects, as any failure of a run does, rather than throwing.
-      return async (values: PlaceholderValues) => send<Row>(on, text, bind(values), name);
+      return async (values: PlaceholderValues) => {
+        const { text, bind, name } = rendered();
+        return send<Row>(on, text, bind(values), name);
+      };
     };
 
   const db: Database = {

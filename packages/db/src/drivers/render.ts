@@ -33,7 +33,7 @@ interface RenderedPrepared {
 }
 
 /**
- * Renders a statement with `sql.placeholder(name)`s once (see `Database.prepare`). Only plain
+ * Renders a statement with `sql.placeholder(name)`s (see `Database.prepare`). Only plain
  * placeholders are bound: one wrapped in a column's encoder (drizzle's `eq(column, placeholder)`)
  * would need that encoder at every run, and the repositories write casts instead.
  */
@@ -57,6 +57,19 @@ export function renderPrepared(statement: SQL, placeholder: (index: number) => s
         if (value === undefined) throw new TypeError(`no value for placeholder "${slot.name}"`);
         return value;
       }),
+  };
+}
+
+/**
+ * `make()` on the first call, the same value after. A prepared statement renders on its first run,
+ * not when it is prepared: a repository prepares every hot statement when it is built, and most
+ * of its builders (a Lambda's init, the provisioner's every event) run one or none of them.
+ */
+export function onFirstUse<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => {
+    made ??= { value: make() };
+    return made.value;
   };
 }
 
